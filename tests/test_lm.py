@@ -1,0 +1,418 @@
+"""Tests of d2lrnn.lm: sequence iterators, n-gram models, perplexity, data split."""
+
+from __future__ import annotations
+
+import ast
+import collections
+import math
+import os
+import random
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import d2lrnn as d2l
+
+ITERATORS = [d2l.seq_data_iter_random, d2l.seq_data_iter_sequential]
+
+
+@st.composite
+def corpus_sizes(draw, min_batches: int = 1):
+    """(corpus length, batch_size, num_steps) with room for min_batches batches."""
+    batch_size = draw(st.integers(1, 6))
+    num_steps = draw(st.integers(1, 8))
+    extra = draw(st.integers(0, 60))
+    need = min_batches * batch_size * num_steps + num_steps  # worst offset
+    return need + extra, batch_size, num_steps
+
+
+def epoch(fn, corpus, batch_size, num_steps, seed):
+    random.seed(seed)
+    return list(fn(corpus, batch_size, num_steps))
+
+
+@pytest.mark.parametrize("fn", ITERATORS)
+@settings(max_examples=60, deadline=None)
+@given(sizes=corpus_sizes(), seed=st.integers(0, 2**16))
+def test_seq_data_iter_labels_shifted_and_shapes(fn, sizes, seed):
+    length, batch_size, num_steps = sizes
+    positions = torch.arange(length)
+    tokens = torch.randint(
+        0, 7, (length,), generator=torch.Generator().manual_seed(seed)
+    )
+    # The RNG draws depend only on the corpus length, so with the same seed
+    # the batches over `positions` say where each batch over `tokens` came from.
+    pos_batches = epoch(fn, positions, batch_size, num_steps, seed)
+    tok_batches = epoch(fn, tokens, batch_size, num_steps, seed)
+    assert len(pos_batches) == len(tok_batches) >= 1
+    for (P, _), (X, Y) in zip(pos_batches, tok_batches, strict=True):
+        assert X.shape == Y.shape == (batch_size, num_steps)
+        assert X.dtype == Y.dtype == torch.long
+        # rows are contiguous stretches of the corpus
+        assert torch.equal(P, P[:, :1] + torch.arange(num_steps))
+        assert torch.equal(X, tokens[P])
+        assert torch.equal(Y, tokens[P + 1])
+
+
+@settings(max_examples=60, deadline=None)
+@given(sizes=corpus_sizes(min_batches=2), seed=st.integers(0, 2**16))
+def test_seq_data_iter_sequential_rows_continue(sizes, seed):
+    length, batch_size, num_steps = sizes
+    batches = epoch(
+        d2l.seq_data_iter_sequential, torch.arange(length), batch_size, num_steps, seed
+    )
+    assert len(batches) >= 2
+    for (X0, _), (X1, _) in zip(batches, batches[1:], strict=False):
+        assert torch.equal(X1[:, 0], X0[:, -1] + 1)
+    offset = batches[0][0][0, 0].item()
+    assert 0 <= offset < num_steps
+    # rows are equal-length consecutive stretches after the offset
+    row_len = (length - offset - 1) // batch_size
+    assert torch.equal(batches[0][0][:, 0], offset + row_len * torch.arange(batch_size))
+    assert len(batches) == row_len // num_steps
+
+
+@settings(max_examples=60, deadline=None)
+@given(sizes=corpus_sizes(), seed=st.integers(0, 2**16))
+def test_seq_data_iter_random_no_overlap_and_covers_usable_corpus(sizes, seed):
+    length, batch_size, num_steps = sizes
+    batches = epoch(
+        d2l.seq_data_iter_random, torch.arange(length), batch_size, num_steps, seed
+    )
+    starts = torch.cat([X[:, 0] for X, _ in batches]).tolist()
+    offset = min(starts) % num_steps
+    assert 0 <= offset < num_steps
+    num_subseqs = (length - offset - 1) // num_steps
+    grid = set(range(offset, offset + num_subseqs * num_steps, num_steps))
+    assert len(starts) == len(set(starts))  # no subsequence twice
+    assert set(starts) <= grid  # so no two subsequences overlap
+    assert len(starts) == num_subseqs // batch_size * batch_size
+    covered = torch.cat([X.reshape(-1) for X, _ in batches])
+    assert len(covered) == len(set(covered.tolist()))
+    if num_subseqs % batch_size == 0:  # every usable subsequence, exactly once
+        assert set(starts) == grid
+    assert max(starts) + num_steps < length  # the last label exists
+
+
+@pytest.mark.parametrize("fn", ITERATORS)
+@given(num_steps=st.integers(2, 8), seed=st.integers(0, 2**16))
+@settings(max_examples=25, deadline=None)
+def test_seq_data_iter_offset_varies_across_epochs(fn, num_steps, seed):
+    corpus = torch.arange(10 * num_steps + 3)
+    random.seed(seed)
+    offsets = {
+        next(iter(fn(corpus, 2, num_steps)))[0].min().item() % num_steps
+        for _ in range(20)
+    }
+    assert len(offsets) > 1
+    assert offsets <= set(range(num_steps))
+
+
+def test_seq_data_iter_offset_covers_range():
+    random.seed(0)
+    seen = set()
+    for _ in range(200):
+        X, _ = next(d2l.seq_data_iter_sequential(torch.arange(100), 2, 5))
+        seen.add(X[0, 0].item())
+    assert seen == set(range(5))  # [0, num_steps), num_steps excluded
+
+
+@pytest.mark.parametrize("fn", ITERATORS)
+@given(sizes=corpus_sizes())
+@settings(max_examples=40, deadline=None)
+def test_seq_data_iter_too_short_corpus_raises(fn, sizes):
+    _, batch_size, num_steps = sizes
+    need = batch_size * num_steps + num_steps
+    with pytest.raises(ValueError, match=f"{need - 1} tokens"):
+        fn(torch.arange(need - 1), batch_size, num_steps)
+    assert len(list(fn(torch.arange(need), batch_size, num_steps))) >= 1
+
+
+@pytest.mark.parametrize("fn", ITERATORS)
+def test_seq_data_iter_bad_arguments_raise(fn):
+    corpus = torch.arange(100)
+    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
+        fn(corpus, 0, 5)
+    with pytest.raises(ValueError, match="num_steps must be >= 1, got -3"):
+        fn(corpus, 2, -3)
+    with pytest.raises(TypeError, match="num_steps must be an int, got 2.5"):
+        fn(corpus, 2, 2.5)
+    with pytest.raises(TypeError, match="batch_size must be an int, got True"):
+        fn(corpus, True, 5)
+    with pytest.raises(ValueError, match=r"corpus must be 1-D, got shape \(10, 10\)"):
+        fn(corpus.reshape(10, 10), 2, 5)
+    with pytest.raises(TypeError, match="integer"):
+        fn(corpus.float(), 2, 5)
+    with pytest.raises(TypeError, match="string"):
+        fn("abcdefghijklmnopqrstuvwxyz" * 4, 2, 5)
+
+
+def test_seq_data_iter_accepts_lists_and_ranges():
+    for corpus in (list(range(35)), range(35), torch.arange(35, dtype=torch.int32)):
+        random.seed(0)
+        X, Y = next(d2l.seq_data_iter_sequential(corpus, 2, 5))
+        assert X.dtype == torch.long and X.shape == (2, 5)
+
+
+def test_seq_data_iter_sequential_fixed_offset_is_deterministic():
+    corpus = torch.arange(200)
+    runs = [
+        list(d2l.seq_data_iter_sequential(corpus, 3, 7, offset=0)) for _ in range(3)
+    ]
+    for run in runs[1:]:
+        for (X0, Y0), (X1, Y1) in zip(runs[0], run, strict=True):
+            assert torch.equal(X0, X1) and torch.equal(Y0, Y1)
+    assert runs[0][0][0][0, 0].item() == 0
+    with pytest.raises(ValueError, match="offset must be in"):
+        d2l.seq_data_iter_sequential(corpus, 3, 7, offset=7)
+
+
+def test_seq_data_iter_batches_are_copies():
+    corpus = torch.arange(100)
+    for fn in ITERATORS:
+        random.seed(0)
+        for X, Y in fn(corpus, 2, 5):
+            X.zero_()
+            Y.zero_()
+    assert torch.equal(corpus, torch.arange(100))
+
+
+def _d2l_reference(name: str):
+    """Load one function of d2l 0.17.6 from its source (d2l.torch needs torchvision)."""
+    d2l_ref = pytest.importorskip("d2l")
+    path = Path(d2l_ref.__file__).parent / "torch.py"
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    node = next(
+        n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name
+    )
+    namespace = {"random": random, "torch": torch}
+    namespace["d2l"] = type("d2l", (), {"tensor": staticmethod(torch.tensor)})
+    exec(compile(ast.Module([node], []), str(path), "exec"), namespace)
+    return namespace[name]
+
+
+@given(sizes=corpus_sizes(), seed=st.integers(0, 2**16))
+@settings(max_examples=40, deadline=None)
+def test_seq_data_iter_random_matches_d2l(sizes, seed):
+    length, batch_size, num_steps = sizes
+    reference = _d2l_reference("seq_data_iter_random")
+    corpus = torch.randint(
+        0, 30, (length,), generator=torch.Generator().manual_seed(seed)
+    )
+    ours = epoch(d2l.seq_data_iter_random, corpus, batch_size, num_steps, seed)
+    theirs = epoch(reference, corpus.tolist(), batch_size, num_steps, seed)
+    assert len(ours) == len(theirs)
+    for (X, Y), (Xr, Yr) in zip(ours, theirs, strict=True):
+        assert torch.equal(X, Xr) and torch.equal(Y, Yr)
+
+
+def test_seq_data_loader_epochs_and_len():
+    corpus = torch.arange(1000)
+    loader = d2l.SeqDataLoader(corpus, 4, 10)
+    assert len(loader) == 24  # (1000 - offset - 1) // 40 for every offset < 10
+    random.seed(0)
+    firsts = {next(iter(loader))[0][0, 0].item() for _ in range(30)}
+    assert len(firsts) > 1
+    assert sum(1 for _ in loader) == len(loader)
+    varying = d2l.SeqDataLoader(torch.arange(45), 2, 10)  # 44 // 20 vs 35 // 20
+    with pytest.raises(TypeError, match="depends on the offset"):
+        len(varying)
+    with pytest.raises(ValueError, match="offset"):
+        d2l.SeqDataLoader(corpus, 4, 10, use_random_iter=True, offset=0)
+    with pytest.raises(TypeError, match="use_random_iter"):
+        d2l.SeqDataLoader(corpus, 4, 10, use_random_iter=1)
+    with pytest.raises(ValueError, match="too short"):
+        d2l.SeqDataLoader(corpus[:40], 4, 10)
+
+
+# ---------------------------------------------------------------- n-gram models
+
+
+def _counter_probs(corpus: list[int], n: int, vocab_size: int, k: float):
+    """Reference add-k estimate with plain dictionaries."""
+    grams = collections.Counter(
+        tuple(corpus[i : i + n]) for i in range(len(corpus) - n + 1)
+    )
+    contexts = collections.Counter()
+    for gram, count in grams.items():
+        contexts[gram[:-1]] += count
+
+    def prob(context: tuple[int, ...], token: int) -> float:
+        return (grams[context + (token,)] + k) / (contexts[context] + k * vocab_size)
+
+    return prob
+
+
+@given(
+    corpus=st.lists(st.integers(0, 5), min_size=1, max_size=80),
+    n=st.integers(1, 4),
+    k=st.sampled_from([1.0, 0.5, 0.01]),
+)
+@settings(max_examples=60, deadline=None)
+def test_ngramlm_matches_dictionary_counts(corpus, n, k):
+    vocab_size = 6
+    model = d2l.NGramLM(n, vocab_size, k).fit(torch.tensor(corpus))
+    reference = _counter_probs(corpus, n, vocab_size, k)
+    log_probs = model.log_prob(torch.tensor(corpus))
+    assert log_probs.dtype == torch.float64
+    assert len(log_probs) == max(len(corpus) - n + 1, 0)
+    for i, lp in enumerate(log_probs.tolist()):
+        gram = tuple(corpus[i : i + n])
+        assert lp == pytest.approx(math.log(reference(gram[:-1], gram[-1])), rel=1e-12)
+
+
+@given(
+    corpus=st.lists(st.integers(0, 4), min_size=5, max_size=60),
+    n=st.integers(1, 3),
+    context=st.lists(st.integers(0, 4), min_size=2, max_size=2),
+)
+@settings(max_examples=60, deadline=None)
+def test_ngramlm_probabilities_sum_to_one(corpus, n, context):
+    model = d2l.NGramLM(n, 5, k=1.0).fit(torch.tensor(corpus))
+    probs = model.next_token_probs(torch.tensor(context))
+    assert probs.shape == (5,)
+    assert probs.sum().item() == pytest.approx(1.0, abs=1e-12)
+    assert (probs > 0).all()  # Laplace: unseen events keep some probability
+
+
+def test_ngramlm_laplace_unseen_event_positive():
+    model = d2l.NGramLM(2, 4, k=1.0).fit(torch.tensor([0, 1, 0, 1, 0, 1]))
+    probs = model.next_token_probs(torch.tensor([0]))
+    assert probs.tolist() == pytest.approx([1 / 7, 4 / 7, 1 / 7, 1 / 7])
+    unseen_context = model.next_token_probs(torch.tensor([3]))
+    assert unseen_context.tolist() == pytest.approx([0.25] * 4)
+    mle = d2l.NGramLM(2, 4, k=0).fit(torch.tensor([0, 1, 0, 1, 0, 1]))
+    assert mle.next_token_probs(torch.tensor([0])).tolist() == [0, 1, 0, 0]
+    assert math.isinf(mle.perplexity(torch.tensor([0, 2])))
+
+
+def test_ngramlm_uniform_perplexity_is_vocab_size():
+    vocab_size = 13
+    untrained = d2l.NGramLM(3, vocab_size)
+    corpus = torch.randint(
+        0, vocab_size, (500,), generator=torch.Generator().manual_seed(0)
+    )
+    assert untrained.perplexity(corpus) == pytest.approx(vocab_size, rel=1e-12)
+    assert d2l.perplexity(torch.full((50,), 1 / vocab_size, dtype=torch.float64)) == (
+        pytest.approx(vocab_size, rel=1e-12)
+    )
+    base = d2l.ngram_baselines(corpus[:400], corpus[400:], vocab_size, max_n=2)
+    assert base["uniform"] == vocab_size
+    assert set(base) == {"uniform", "unigram", "bigram"}
+
+
+def test_ngramlm_context_scores_every_token():
+    corpus = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+    model = d2l.NGramLM(3, 3).fit(corpus)
+    val = torch.tensor([2, 0, 1])
+    with_context = model.log_prob(val, context=corpus)
+    assert len(with_context) == len(val)
+    assert torch.equal(with_context, model.log_prob(torch.cat([corpus[-2:], val])))
+    with pytest.raises(ValueError, match="context needs >= 2 tokens"):
+        model.log_prob(val, context=corpus[:1])
+
+
+def test_ngramlm_bad_arguments_raise():
+    with pytest.raises(ValueError, match="n must be >= 1, got 0"):
+        d2l.NGramLM(0, 5)
+    with pytest.raises(ValueError, match="k must be finite and >= 0, got -1"):
+        d2l.NGramLM(2, 5, k=-1)
+    with pytest.raises(ValueError, match="too large"):
+        d2l.NGramLM(8, 5000)
+    with pytest.raises(ValueError, match="index 7 >= vocab_size 5"):
+        d2l.NGramLM(2, 5).fit(torch.tensor([0, 7]))
+
+
+def test_ngram_counts_match_counter():
+    corpus = [3, 1, 3, 1, 2, 3, 1, 3]
+    grams, counts = d2l.ngram_counts(torch.tensor(corpus), 2, 4)
+    got = {tuple(g): c for g, c in zip(grams.tolist(), counts.tolist(), strict=True)}
+    assert got == collections.Counter(zip(corpus, corpus[1:], strict=False))
+
+
+def test_interpolated_ngramlm_weights_and_perplexity():
+    gen = torch.Generator().manual_seed(0)
+    # a second-order Markov chain, so higher orders must get weight
+    corpus = [0, 1]
+    for _ in range(3000):
+        corpus.append(
+            (corpus[-1] + corpus[-2] + int(torch.rand(1, generator=gen) < 0.1)) % 5
+        )
+    corpus = torch.tensor(corpus)
+    train, val = d2l.split_corpus(corpus, 0.1)
+    model = d2l.InterpolatedNGramLM(3, 5).fit(train)
+    assert model.weights.sum().item() == pytest.approx(1.0)
+    assert model.weights[2] > 0.5
+    ppl = model.perplexity(val, context=train)
+    assert ppl < d2l.NGramLM(1, 5).fit(train).perplexity(val, context=train)
+
+
+def test_perplexity_facts():
+    assert d2l.perplexity(torch.ones(10)) == 1.0
+    assert math.isinf(d2l.perplexity(torch.tensor([0.5, 0.0])))
+    # token-weighted: exp(sum of NLL / number of tokens)
+    probs = torch.tensor([0.5, 0.25, 0.125], dtype=torch.float64)
+    nll = -torch.log(probs).sum().item()
+    assert d2l.perplexity_from_nll(nll, 3) == pytest.approx(d2l.perplexity(probs))
+    assert d2l.perplexity(probs) == pytest.approx(4.0)
+    assert math.isinf(d2l.perplexity_from_nll(1e6, 1))
+    with pytest.raises(ValueError, match="num_tokens must be >= 1, got 0"):
+        d2l.perplexity_from_nll(1.0, 0)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        d2l.perplexity(torch.tensor([1.5]))
+
+
+def test_zipf_exponent_recovers_power_law():
+    ranks = torch.arange(1, 2001, dtype=torch.float64)
+    freqs = 1e6 * ranks**-1.3
+    shuffled = freqs[torch.randperm(2000, generator=torch.Generator().manual_seed(0))]
+    assert d2l.zipf_exponent(shuffled, 10, 1000) == pytest.approx(1.3, rel=1e-9)
+    with pytest.raises(ValueError, match="max_rank"):
+        d2l.zipf_exponent(freqs[:50], 10, 1000)
+
+
+# ---------------------------------------------------------- Time Machine split
+
+needs_data = pytest.mark.skipif(
+    not os.environ.get("D2LRNN_DATA_DIR"), reason="set D2LRNN_DATA_DIR to the data"
+)
+
+
+@needs_data
+@pytest.mark.parametrize("token", ["char", "word"])
+def test_load_data_time_machine_split(token):
+    max_tokens = 20000 if token == "char" else -1
+    train_iter, val_iter, vocab = d2l.load_data_time_machine(
+        4, 10, max_tokens=max_tokens, val_fraction=0.2, token=token
+    )
+    full, full_vocab = d2l.load_corpus_time_machine(max_tokens, token)
+    assert vocab.idx_to_token == full_vocab.idx_to_token  # vocab of the whole text
+    assert torch.equal(torch.cat([train_iter.corpus, val_iter.corpus]), full)
+    assert len(val_iter.corpus) == round(0.2 * len(full))
+    first = [(X.clone(), Y.clone()) for X, Y in val_iter]
+    random.seed(123)
+    second = list(val_iter)
+    assert len(first) == len(second) == len(val_iter)
+    for (X0, Y0), (X1, Y1) in zip(first, second, strict=True):
+        assert torch.equal(X0, X1) and torch.equal(Y0, Y1)
+    assert torch.equal(first[0][0][0], val_iter.corpus[:10])  # offset 0
+
+
+@needs_data
+def test_load_data_time_machine_arguments():
+    train_iter, val_iter, _ = d2l.load_data_time_machine(
+        2, 5, use_random_iter=True, max_tokens=1000, val_fraction=0
+    )
+    assert val_iter is None and len(train_iter.corpus) == 1000
+    assert train_iter.use_random_iter
+    with pytest.raises(ValueError, match="val_fraction must be in"):
+        d2l.load_data_time_machine(2, 5, max_tokens=1000, val_fraction=1.0)
+    with pytest.raises(TypeError, match="val_fraction must be a number"):
+        d2l.load_data_time_machine(2, 5, max_tokens=1000, val_fraction="0.1")
+    with pytest.raises(ValueError, match="validation part"):
+        d2l.load_data_time_machine(32, 35, max_tokens=5000, val_fraction=0.1)
+    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
+        d2l.load_data_time_machine(0, 5)

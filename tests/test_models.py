@@ -1,0 +1,210 @@
+"""Tests of d2lrnn.models: scratch RNN, its fast version and RNNModel."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+from torch.nn import functional as F
+
+import d2lrnn as d2l
+
+
+def _scratch_pair(vocab_size, num_hiddens, dtype=torch.float32, seed=0):
+    """A plain and a fast scratch model with the same parameters."""
+    torch.manual_seed(seed)
+    plain = d2l.RNNModelScratch(vocab_size, num_hiddens).to(dtype)
+    fast = d2l.RNNModelScratch(vocab_size, num_hiddens, forward_fn=d2l.rnn_fast)
+    fast = fast.to(dtype)
+    fast.load_state_dict(plain.state_dict())
+    return plain, fast
+
+
+def _copy_into_nn_rnn(scratch, model):
+    W_xh, W_hh, b_h, W_hq, b_q = scratch.params
+    with torch.no_grad():
+        model.rnn.weight_ih_l0.copy_(W_xh.T)
+        model.rnn.weight_hh_l0.copy_(W_hh.T)
+        model.rnn.bias_ih_l0.copy_(b_h)
+        model.rnn.bias_hh_l0.zero_()
+        model.linear.weight.copy_(W_hq.T)
+        model.linear.bias.copy_(b_q)
+
+
+def test_init_rnn_params_shapes_and_grads():
+    torch.manual_seed(0)
+    params = d2l.init_rnn_params(7, 5)
+    shapes = [tuple(p.shape) for p in params]
+    assert shapes == [(7, 5), (5, 5), (5,), (5, 7), (7,)]
+    assert all(p.requires_grad and p.is_leaf for p in params)
+    bound = 1 / 5**0.5
+    assert all(p.abs().max() <= bound for p in params[:4])
+    assert not params[4].any()
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.0, True, "3"])
+def test_init_rnn_params_rejects_bad_sizes(bad):
+    with pytest.raises((TypeError, ValueError), match="num_hiddens"):
+        d2l.init_rnn_params(5, bad)
+    with pytest.raises((TypeError, ValueError), match="vocab_size"):
+        d2l.init_rnn_params(bad, 5)
+
+
+def test_init_rnn_state_is_zero_tuple():
+    (H,) = d2l.init_rnn_state(3, 4)
+    assert H.shape == (3, 4) and not H.any()
+    with pytest.raises(ValueError, match="batch_size"):
+        d2l.init_rnn_state(0, 4)
+
+
+def test_rnn_step_matches_equations():
+    torch.manual_seed(0)
+    params = d2l.init_rnn_params(6, 4)
+    X_t, H = torch.randn(2, 6), torch.randn(2, 4)
+    H_new, Y = d2l.rnn_step(X_t, H, params)
+    W_xh, W_hh, b_h, W_hq, b_q = params
+    # the concatenated form of the update: [X, H] @ [W_xh; W_hh]
+    expected = torch.tanh(torch.cat((X_t, H), 1) @ torch.cat((W_xh, W_hh)) + b_h)
+    torch.testing.assert_close(H_new, expected)
+    torch.testing.assert_close(Y, expected @ W_hq + b_q)
+
+
+def test_rnn_scratch_matches_nn_rnn_float64():
+    torch.manual_seed(0)
+    scratch = d2l.RNNModelScratch(11, 6).double()
+    model = d2l.RNNModel(nn.RNN(11, 6), 11).double()
+    _copy_into_nn_rnn(scratch, model)
+    X = torch.randint(0, 11, (3, 8))
+    H0 = torch.randn(3, 6, dtype=torch.float64)
+    Y1, (H1,) = scratch(X, (H0,))
+    Y2, H2 = model(X, H0.unsqueeze(0))
+    torch.testing.assert_close(Y1, Y2)
+    torch.testing.assert_close(H1, H2[0])
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    vocab_size=st.integers(1, 12),
+    num_hiddens=st.integers(1, 9),
+    batch_size=st.integers(1, 4),
+    num_steps=st.integers(1, 7),
+    seed=st.integers(0, 2**16),
+)
+def test_rnn_fast_matches_rnn_outputs_and_grads(
+    vocab_size, num_hiddens, batch_size, num_steps, seed
+):
+    plain, fast = _scratch_pair(vocab_size, num_hiddens, torch.float64, seed)
+    X = torch.randint(0, vocab_size, (batch_size, num_steps))
+    H0 = torch.randn(batch_size, num_hiddens, dtype=torch.float64)
+    results = []
+    for net in (plain, fast):
+        H = H0.clone().requires_grad_()
+        Y, (H_T,) = net(X, (H,))
+        weights = torch.linspace(-1, 1, Y.numel(), dtype=Y.dtype).view_as(Y)
+        ((Y * weights).sum() + H_T.sin().sum()).backward()
+        results.append((Y, H_T, H.grad, [p.grad for p in net.parameters()]))
+    (Y1, H1, dH1, g1), (Y2, H2, dH2, g2) = results
+    torch.testing.assert_close(Y1, Y2)
+    torch.testing.assert_close(H1, H2)
+    torch.testing.assert_close(dH1, dH2)
+    for a, b in zip(g1, g2, strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_tanh_recurrence_gradcheck():
+    torch.manual_seed(0)
+    A = torch.randn(5, 3, 4, dtype=torch.float64, requires_grad=True)
+    H0 = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
+    W = (0.5 * torch.randn(4, 4, dtype=torch.float64)).requires_grad_()
+    assert torch.autograd.gradcheck(d2l.tanh_recurrence, (A, H0, W))
+
+
+def test_tanh_recurrence_matches_loop_and_rejects_bad_shapes():
+    torch.manual_seed(0)
+    A, H, W = torch.randn(4, 2, 3), torch.randn(2, 3), torch.randn(3, 3)
+    Hs = d2l.tanh_recurrence(A, H, W)
+    for t in range(4):
+        H = torch.tanh(A[t] + H @ W)
+        torch.testing.assert_close(Hs[t], H)
+    with pytest.raises(ValueError, match="W_hh"):
+        d2l.tanh_recurrence(A, torch.randn(2, 3), torch.randn(3, 4))
+
+
+def test_rnn_model_scratch_shapes_and_begin_state():
+    net = d2l.RNNModelScratch(10, 4)
+    state = net.begin_state(3)
+    assert len(state) == 1 and state[0].shape == (3, 4)
+    Y, (H,) = net(torch.zeros((3, 5), dtype=torch.long), state)
+    assert Y.shape == (15, 10) and H.shape == (3, 4)
+    assert len(list(net.parameters())) == 5
+
+
+def test_rnn_model_scratch_outputs_are_time_major():
+    torch.manual_seed(0)
+    net = d2l.RNNModelScratch(10, 4)
+    X = torch.randint(0, 10, (3, 5))
+    Y, _ = net(X, net.begin_state(3))
+    Y_first_row, _ = net(X[:1], net.begin_state(1))
+    # rows t * batch_size + 0 belong to sequence 0
+    torch.testing.assert_close(Y.view(5, 3, 10)[:, 0], Y_first_row)
+
+
+def test_rnn_model_scratch_rejects_float_inputs():
+    net = d2l.RNNModelScratch(10, 4)
+    with pytest.raises(ValueError, match="X must be"):
+        net(torch.zeros((2, 3)), net.begin_state(2))
+
+
+def test_rnn_model_matches_scratch_with_copied_weights():
+    torch.manual_seed(0)
+    scratch = d2l.RNNModelScratch(9, 5, forward_fn=d2l.rnn_fast)
+    model = d2l.RNNModel(nn.RNN(9, 5), 9)
+    _copy_into_nn_rnn(scratch, model)
+    X = torch.randint(0, 9, (4, 6))
+    Y1, (H1,) = scratch(X, scratch.begin_state(4))
+    Y2, H2 = model(X, model.begin_state(4))
+    torch.testing.assert_close(Y1, Y2)
+    torch.testing.assert_close(H1, H2[0])
+
+
+@pytest.mark.parametrize(
+    ("layer", "is_tuple", "first_dim"),
+    [
+        (nn.RNN(6, 3), False, 1),
+        (nn.GRU(6, 3, num_layers=2), False, 2),
+        (nn.LSTM(6, 3), True, 1),
+        (nn.LSTM(6, 3, num_layers=2, bidirectional=True), True, 4),
+    ],
+)
+def test_rnn_model_begin_state_serves_rnn_gru_lstm(layer, is_tuple, first_dim):
+    model = d2l.RNNModel(layer, 6)
+    state = model.begin_state(5)
+    states = state if is_tuple else (state,)
+    assert isinstance(state, tuple) == is_tuple
+    assert all(s.shape == (first_dim, 5, 3) and not s.any() for s in states)
+    Y, new_state = model(torch.zeros((5, 2), dtype=torch.long), state)
+    assert Y.shape == (10, 6)
+    assert isinstance(new_state, tuple) == is_tuple
+
+
+def test_rnn_model_lstm_matches_nn_lstm():
+    torch.manual_seed(0)
+    layer = nn.LSTM(7, 4)
+    model = d2l.RNNModel(layer, 7)
+    X = torch.randint(0, 7, (2, 3))
+    Y, (H, C) = model(X, model.begin_state(2))
+    out, (H_ref, C_ref) = layer(F.one_hot(X.T, 7).float())
+    torch.testing.assert_close(Y, model.linear(out.reshape(-1, 4)))
+    torch.testing.assert_close(H, H_ref)
+    torch.testing.assert_close(C, C_ref)
+
+
+def test_rnn_model_rejects_bad_layers():
+    with pytest.raises(TypeError, match="rnn_layer"):
+        d2l.RNNModel(nn.Linear(3, 3), 3)
+    with pytest.raises(ValueError, match="input_size"):
+        d2l.RNNModel(nn.RNN(4, 3), 3)
+    with pytest.raises(ValueError, match="batch_first"):
+        d2l.RNNModel(nn.RNN(3, 3, batch_first=True), 3)

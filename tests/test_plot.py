@@ -1,0 +1,163 @@
+"""Tests for d2lrnn.plot: plot and Animator."""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+
+import matplotlib
+
+matplotlib.use("Agg")  # this test module only: no windows, no display
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+import d2lrnn as d2l  # noqa: E402
+
+# d2lrnn.plot is the function (re-exported by the package); fetch the module.
+plot_module = importlib.import_module("d2lrnn.plot")
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def lines_data(axes):
+    return [(list(ln.get_xdata()), list(ln.get_ydata())) for ln in axes.lines]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [list, np.array, torch.tensor, lambda v: torch.tensor(v, requires_grad=True)],
+    ids=["list", "array", "tensor", "tensor-grad"],
+)
+def test_plot_accepts_lists_arrays_and_tensors(make):
+    axes = d2l.plot(make([0.0, 1.0, 2.0]), make([1.0, 4.0, 9.0]), "x", "y")
+    assert lines_data(axes) == [([0.0, 1.0, 2.0], [1.0, 4.0, 9.0])]
+    assert axes.get_xlabel() == "x" and axes.get_ylabel() == "y"
+
+
+def test_plot_without_y_uses_the_index():
+    axes = d2l.plot(torch.tensor([3.0, 1.0, 2.0]))
+    assert lines_data(axes) == [([0, 1, 2], [3.0, 1.0, 2.0])]
+
+
+def test_plot_shares_one_x_between_several_series():
+    x = torch.arange(4.0)
+    axes = d2l.plot(x, [x**2, [1, 1, 1, 1], np.zeros(4)], legend=["a", "b", "c"])
+    assert [d[1] for d in lines_data(axes)] == [[0, 1, 4, 9], [1] * 4, [0] * 4]
+    assert all(d[0] == [0, 1, 2, 3] for d in lines_data(axes))
+    assert [t.get_text() for t in axes.get_legend().get_texts()] == ["a", "b", "c"]
+
+
+def test_plot_pairs_x_and_y_series_of_different_lengths():
+    axes = d2l.plot([[0, 1, 2], [5, 6]], [[1, 2, 3], [7, 8]])
+    assert lines_data(axes) == [([0, 1, 2], [1, 2, 3]), ([5, 6], [7, 8])]
+
+
+def test_plot_draws_2d_tensor_rows_as_series():
+    axes = d2l.plot(torch.arange(6.0).reshape(2, 3))  # (2 series, 3 points)
+    assert [d[1] for d in lines_data(axes)] == [[0, 1, 2], [3, 4, 5]]
+
+
+def test_plot_uses_given_axes_and_settings():
+    fig, ax = plt.subplots()
+    out = d2l.plot([1, 2], [3, 4], xlim=(0, 5), ylim=(1, 10), yscale="log", axes=ax)
+    assert out is ax and len(fig.axes) == 1
+    assert ax.get_xlim() == (0, 5) and ax.get_yscale() == "log"
+
+
+def test_plot_rejects_mismatched_lengths():
+    with pytest.raises(ValueError, match="X has 3 points but Y has 2"):
+        d2l.plot([1, 2, 3], torch.tensor([1.0, 2.0]))
+
+
+def test_plot_rejects_mismatched_number_of_series():
+    with pytest.raises(ValueError, match="X has 2 series but Y has 3"):
+        d2l.plot([[1, 2], [3, 4]], [[1, 2], [3, 4], [5, 6]])
+
+
+def test_plot_rejects_bad_types_and_empty_input():
+    with pytest.raises(TypeError, match="X must be a list, array or tensor"):
+        d2l.plot("abc")
+    with pytest.raises(ValueError, match="X must not be empty"):
+        d2l.plot([])
+
+
+def test_animator_builds_series_and_skips_none():
+    anim = d2l.Animator(legend=["train", "test"])
+    anim.add(1, [0.5, None])
+    anim.add(2, [0.4, 0.6])
+    anim.add(3, (0.3, 0.5))
+    assert anim.X == [[1, 2, 3], [2, 3]]
+    assert anim.Y == [[0.5, 0.4, 0.3], [0.6, 0.5]]
+    assert lines_data(anim.axes) == [([1, 2, 3], [0.5, 0.4, 0.3]), ([2, 3], [0.6, 0.5])]
+
+
+def test_animator_accepts_a_scalar_and_per_series_x():
+    anim = d2l.Animator()
+    anim.add(1, torch.tensor(2.0))
+    anim.add(2, 3)
+    assert anim.X == [[1, 2]] and anim.Y == [[2.0, 3.0]]
+    two = d2l.Animator()
+    two.add([1, 10], [5, 6])
+    assert two.X == [[1], [10]] and two.Y == [[5], [6]]
+
+
+def test_animator_rejects_inconsistent_series():
+    anim = d2l.Animator(legend=["a", "b"])
+    with pytest.raises(ValueError, match="legend names 2 series but ys has 1"):
+        anim.add(1, 0.5)
+    anim.add(1, [1, 2])
+    with pytest.raises(ValueError, match="ys must have 2 entries"):
+        anim.add(2, [1, 2, 3])
+    with pytest.raises(ValueError, match="x has 3 entries but ys has 2"):
+        anim.add([1, 2, 3], [1, 2])
+
+
+def test_animator_leaves_no_pyplot_figures_and_no_warning():
+    before = plt.get_fignums()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. "More than 20 figures"
+        animators = [d2l.Animator() for _ in range(25)]
+        for i, anim in enumerate(animators):
+            anim.add(i, [i, i + 1])
+        animators[0].show()
+    assert plt.get_fignums() == before
+    assert all(len(a.fig.axes) == 1 for a in animators)
+
+
+class FakeHandle:
+    def __init__(self) -> None:
+        self.updates = 0
+
+    def update(self, obj) -> None:
+        self.updates += 1
+
+
+def test_animator_in_notebook_shows_one_output_updated_in_place(monkeypatch):
+    import IPython.display
+
+    shown = []
+
+    def fake_display(obj, display_id=False):
+        shown.append((obj, display_id))
+        return FakeHandle()
+
+    monkeypatch.setattr(plot_module, "_in_notebook", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", fake_display)
+    anim = d2l.Animator(legend=["loss"])
+    for epoch in range(1, 6):
+        anim.add(epoch, 1.0 / epoch)
+    anim.show()
+    assert shown == [(anim.fig, True)]  # displayed once, with a display id
+    assert anim._handle.updates == 5  # then redrawn in place
+    assert anim.Y == [[1.0, 0.5, 1 / 3, 0.25, 0.2]]
+
+
+def test_in_notebook_is_false_in_plain_python():
+    assert plot_module._in_notebook() is False

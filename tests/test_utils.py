@@ -1,0 +1,116 @@
+"""Tests for d2lrnn.utils: try_gpu, Timer, Accumulator."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+import d2lrnn as d2l
+from d2lrnn import utils
+
+
+def test_try_gpu_returns_cpu_without_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    assert d2l.try_gpu() == torch.device("cpu")
+    assert d2l.try_gpu(3) == torch.device("cpu")
+
+
+def test_try_gpu_returns_cpu_on_this_machine():
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    assert d2l.try_gpu() == torch.device("cpu")
+
+
+def test_try_gpu_picks_existing_cuda_device(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert d2l.try_gpu() == torch.device("cuda:0")
+    assert d2l.try_gpu(1) == torch.device("cuda:1")
+    assert d2l.try_gpu(2) == torch.device("cpu")
+
+
+@pytest.mark.parametrize("bad", [-1, -5])
+def test_try_gpu_rejects_negative_index(bad):
+    with pytest.raises(ValueError, match=str(bad)):
+        d2l.try_gpu(bad)
+
+
+@pytest.mark.parametrize("bad", [1.0, "0", None, True])
+def test_try_gpu_rejects_non_int_index(bad):
+    with pytest.raises(TypeError, match="i must be an int"):
+        d2l.try_gpu(bad)
+
+
+class FakeClock:
+    """A perf_counter replacement that returns scripted times."""
+
+    def __init__(self, *times: float) -> None:
+        self.times = list(times)
+
+    def __call__(self) -> float:
+        return self.times.pop(0)
+
+
+def test_timer_records_intervals(monkeypatch):
+    clock = FakeClock(10.0, 10.0, 12.5, 20.0, 21.0, 30.0, 33.5)
+    monkeypatch.setattr(utils.time, "perf_counter", clock)
+    timer = d2l.Timer()  # starts at 10.0
+    timer.start()  # restarts at 10.0
+    assert timer.stop() == pytest.approx(2.5)
+    timer.start()
+    assert timer.stop() == pytest.approx(1.0)
+    timer.start()
+    assert timer.stop() == pytest.approx(3.5)
+    assert timer.times == pytest.approx([2.5, 1.0, 3.5])
+    assert timer.sum() == pytest.approx(7.0)
+    assert timer.avg() == pytest.approx(7.0 / 3)
+    assert timer.cumsum() == pytest.approx([2.5, 3.5, 7.0])
+    assert clock.times == []
+
+
+def test_timer_stop_measures_real_time():
+    timer = d2l.Timer()
+    elapsed = timer.stop()
+    assert 0.0 <= elapsed < 1.0
+    assert timer.times == [elapsed]
+
+
+def test_timer_avg_of_no_intervals_is_zero():
+    timer = d2l.Timer()
+    assert timer.avg() == 0.0 and timer.sum() == 0.0 and timer.cumsum() == []
+
+
+def test_accumulator_adds_resets_and_indexes():
+    acc = d2l.Accumulator(3)
+    acc.add(1, 2.5, torch.tensor(3.0))
+    acc.add(4, 0.5, 1)
+    assert [acc[0], acc[1], acc[2]] == [5.0, 3.0, 4.0]
+    assert len(acc) == 3
+    assert all(isinstance(v, float) for v in acc.data)
+    acc.reset()
+    assert acc.data == [0.0, 0.0, 0.0]
+
+
+@given(st.lists(st.tuples(st.floats(-1e6, 1e6), st.integers(0, 10**6)), max_size=30))
+def test_accumulator_matches_python_sums(rows):
+    acc = d2l.Accumulator(2)
+    for loss, count in rows:
+        acc.add(loss, count)
+    assert acc[0] == pytest.approx(math.fsum(r[0] for r in rows), abs=1e-6)
+    assert acc[1] == sum(r[1] for r in rows)
+
+
+def test_accumulator_rejects_wrong_number_of_values():
+    acc = d2l.Accumulator(2)
+    with pytest.raises(ValueError, match="expects 2 values, got 3"):
+        acc.add(1, 2, 3)
+    assert acc.data == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.0, True])
+def test_accumulator_rejects_bad_size(bad):
+    with pytest.raises(ValueError, match="n must be a positive int"):
+        d2l.Accumulator(bad)
