@@ -10,8 +10,9 @@ Each name is defined in a notebook of book/; ``help(name)`` says which.
 
 from .bptt import RNN_PARAM_NAMES, init_bptt_params, numerical_gradient, rnn_bptt, rnn_forward, rnn_loss
 from .data import ChecksumError, DATA_HUB, DATA_URL, DownloadError, download, file_sha1
+from .ngram import InterpolatedNGramLM, NGramLM, ngram_baselines, ngram_counts, perplexity, perplexity_from_nll, split_corpus, tune_add_k, zipf_exponent
 from .text import Vocab, load_corpus_time_machine, read_time_machine, tokenize
-from .lm import InterpolatedNGramLM, NGramLM, SeqDataLoader, load_data_time_machine, ngram_baselines, ngram_counts, perplexity, perplexity_from_nll, seq_data_iter_random, seq_data_iter_sequential, split_corpus, tune_add_k, zipf_exponent
+from .lm import SeqDataLoader, load_data_time_machine, seq_data_iter_random, seq_data_iter_sequential
 from .models import RNNModel, RNNModelScratch, init_rnn_params, init_rnn_state, rnn, rnn_fast, rnn_step, tanh_recurrence
 from .plot import Animator, plot, set_axes
 from .utils import Accumulator, Timer, try_gpu

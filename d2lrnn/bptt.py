@@ -52,7 +52,7 @@ def init_bptt_params(
 
 
 def _check_float_array(name: str, value: object, shape: tuple) -> np.ndarray:
-    """Return ``value`` if it is a floating ndarray of ``shape`` (None: any).
+    """Return ``value`` if it is a float ndarray of ``shape`` (None: any).
 
     Defined in ``book/07_bptt.ipynb``.
     """
@@ -62,7 +62,8 @@ def _check_float_array(name: str, value: object, shape: tuple) -> np.ndarray:
     if not np.issubdtype(value.dtype, np.floating):
         raise TypeError(f"{name} must have a float dtype, got {value.dtype}")
     ok = len(value.shape) == len(shape) and all(
-        want is None or want == have for want, have in zip(shape, value.shape)
+        want is None or want == have
+        for want, have in zip(shape, value.shape, strict=True)
     )
     if not ok:
         want = tuple("?" if s is None else s for s in shape)
@@ -183,7 +184,7 @@ def rnn_bptt(
         if isinstance(truncate, bool) or not isinstance(
             truncate, numbers.Integral
         ):
-            raise TypeError(f"truncate must be None or an int, got {truncate!r}")
+            raise TypeError(f"truncate must be an int, got {truncate!r}")
         if truncate < 1:
             raise ValueError(f"truncate must be >= 1, got {truncate!r}")
     if scales is not None:

@@ -248,7 +248,10 @@ class RNNModel(nn.Module):
                     device: torch.device | None = None
                     ) -> torch.Tensor | tuple:
         """Zero state: a tensor, or a (H, C) tuple for an ``nn.LSTM``."""
-        _check_positive_int('batch_size', batch_size)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) \
+                or batch_size < 1:
+            raise ValueError(f'batch_size must be an int >= 1, '
+                             f'got {batch_size!r}')
         shape = (self.num_directions * self.rnn.num_layers, batch_size,
                  self.num_hiddens)
         dtype = self.linear.weight.dtype

@@ -14,7 +14,7 @@ import torch  # noqa: F811
 import types
 from torch import nn  # noqa: F811
 from torch.nn import functional as F  # noqa: F811
-from .lm import perplexity_from_nll
+from .ngram import perplexity_from_nll
 from .plot import Animator
 from .text import Vocab
 from .utils import Accumulator, Timer

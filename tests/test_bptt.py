@@ -36,9 +36,11 @@ def autograd_reference(params, xs, ys, h0, truncate=None, scales=None):
     num_steps, batch_size = Y.shape
     S = None
     if scales is not None:
-        S = torch.tensor(np.broadcast_to(
-            np.reshape(scales, (num_steps, -1, 1)), (num_steps, batch_size, 1)
-        ))
+        S = torch.tensor(
+            np.broadcast_to(
+                np.reshape(scales, (num_steps, -1, 1)), (num_steps, batch_size, 1)
+            )
+        )
 
     def step(h, t):
         if S is not None:  # value h, gradient times S[t]
@@ -230,8 +232,12 @@ def test_init_bptt_params_shapes_and_validation():
     assert all(p.dtype == np.float64 for p in params.values())
     again = d2l.init_bptt_params(3, 4, 5, seed=0)
     assert all(np.array_equal(params[n], again[n]) for n in params)
-    for bad, error in [(0, ValueError), (-1, ValueError), (2.0, TypeError),
-                       (True, TypeError)]:
+    for bad, error in [
+        (0, ValueError),
+        (-1, ValueError),
+        (2.0, TypeError),
+        (True, TypeError),
+    ]:
         with pytest.raises(error, match="num_hiddens"):
             d2l.init_bptt_params(3, bad, 5)
     with pytest.raises(ValueError, match="scale"):

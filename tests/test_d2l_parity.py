@@ -110,9 +110,7 @@ def test_seq_data_iter_sequential_matches_d2l_with_pinned_offset(
     for offset in range(num_steps):
         # d2l draws its offset with random.randint(0, num_steps); pin it.
         monkeypatch.setattr(d2l_ref.random, "randint", lambda a, b, o=offset: o)
-        ref = _batches(
-            d2l_ref.seq_data_iter_sequential(corpus, batch_size, num_steps)
-        )
+        ref = _batches(d2l_ref.seq_data_iter_sequential(corpus, batch_size, num_steps))
         monkeypatch.undo()
         ours = _batches(
             d2l.seq_data_iter_sequential(
@@ -132,8 +130,7 @@ def test_seq_data_iter_sequential_offset_ranges_differ_as_documented(d2l_ref):
         X, _ = next(d2l_ref.seq_data_iter_sequential(corpus, 2, num_steps))
         seen_ref.add(int(X[0, 0]))
         random.seed(seed)
-        X, _ = next(d2l.seq_data_iter_sequential(torch.tensor(corpus), 2,
-                                                 num_steps))
+        X, _ = next(d2l.seq_data_iter_sequential(torch.tensor(corpus), 2, num_steps))
         seen_ours.add(int(X[0, 0]))
     assert seen_ref == set(range(num_steps + 1))
     assert seen_ours == set(range(num_steps))
@@ -207,7 +204,11 @@ def rnn_pair(d2l_ref):
     vocab_size, num_hiddens = 28, 16
     torch.manual_seed(0)
     ref = d2l_ref.RNNModelScratch(
-        vocab_size, num_hiddens, "cpu", _d2l_get_params, _d2l_init_rnn_state,
+        vocab_size,
+        num_hiddens,
+        "cpu",
+        _d2l_get_params,
+        _d2l_init_rnn_state,
         _d2l_rnn,
     )
     with torch.no_grad():  # d2l's 0.01 scale makes every output nearly equal

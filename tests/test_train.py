@@ -45,8 +45,9 @@ def test_grad_clipping_matches_clip_grad_norm(sizes, theta, seed):
 
 @pytest.mark.parametrize("kind", ["module", "list", "tuple", "generator"])
 def test_grad_clipping_accepts_module_list_generator(kind):
-    module = nn.ParameterList(_params_with_grads([torch.tensor([3.0, 0.0]),
-                                                  torch.tensor([4.0])]))
+    module = nn.ParameterList(
+        _params_with_grads([torch.tensor([3.0, 0.0]), torch.tensor([4.0])])
+    )
     for p, g in zip(module, ([3.0, 0.0], [4.0]), strict=True):
         p.grad = torch.tensor(g)
     target = {
@@ -58,7 +59,9 @@ def test_grad_clipping_accepts_module_list_generator(kind):
     assert d2l.grad_clipping(target, 1.0) == pytest.approx(5.0)
     # a generator is materialised once: the scaling reaches every parameter
     assert [p.grad.tolist() for p in module] == [
-        pytest.approx([0.6, 0.0]), pytest.approx([0.8])]
+        pytest.approx([0.6, 0.0]),
+        pytest.approx([0.8]),
+    ]
 
 
 def test_grad_clipping_leaves_short_gradients_alone():
@@ -161,8 +164,13 @@ def test_predict_rejects_bad_arguments(vocab, kwargs, name):
     net = d2l.RNNModelScratch(len(vocab), 4)
     args = {"prefix": "ab", "num_preds": 3, "temperature": None} | kwargs
     with pytest.raises(ValueError, match=name):
-        d2l.predict(args["prefix"], args["num_preds"], net, vocab,
-                    temperature=args["temperature"])
+        d2l.predict(
+            args["prefix"],
+            args["num_preds"],
+            net,
+            vocab,
+            temperature=args["temperature"],
+        )
 
 
 class _CountingModel(nn.Module):
@@ -195,8 +203,7 @@ def test_train_epoch_state_handling(use_random_iter):
     net = _CountingModel(d2l.RNNModelScratch(6, 8, forward_fn=d2l.rnn_fast))
     loader = _periodic_loader(use_random_iter)
     updater = torch.optim.SGD(net.parameters(), lr=0.1)
-    d2l.train_epoch(net, loader, nn.CrossEntropyLoss(), updater, "cpu",
-                    use_random_iter)
+    d2l.train_epoch(net, loader, nn.CrossEntropyLoss(), updater, "cpu", use_random_iter)
     num_batches = len(net.incoming)
     assert num_batches > 3
     if use_random_iter:
@@ -205,8 +212,7 @@ def test_train_epoch_state_handling(use_random_iter):
     else:
         assert net.begun == 1
         # later states carry values from the previous batch, without a graph
-        assert all(s[0].any() and s[0].grad_fn is None
-                   for s in net.incoming[1:])
+        assert all(s[0].any() and s[0].grad_fn is None for s in net.incoming[1:])
 
 
 def test_train_epoch_learns_a_periodic_sequence():
@@ -216,11 +222,9 @@ def test_train_epoch_learns_a_periodic_sequence():
     loader = _periodic_loader(False)
     before = d2l.evaluate_perplexity(net, _periodic_loader(False), "cpu")
     updater = torch.optim.Adam(net.parameters(), lr=0.05)
-    first, speed = d2l.train_epoch(net, loader, nn.CrossEntropyLoss(),
-                                   updater, "cpu")
+    first, speed = d2l.train_epoch(net, loader, nn.CrossEntropyLoss(), updater, "cpu")
     for _ in range(5):
-        last, _ = d2l.train_epoch(net, loader, nn.CrossEntropyLoss(),
-                                  updater, "cpu")
+        last, _ = d2l.train_epoch(net, loader, nn.CrossEntropyLoss(), updater, "cpu")
     assert speed > 0 and before > 4.0 and last < min(first, 1.2)
     assert d2l.evaluate_perplexity(net, _periodic_loader(False), "cpu") < 1.2
 
@@ -240,15 +244,21 @@ def test_train_epoch_stops_on_non_finite_loss():
     net = Broken()
     updater = torch.optim.SGD(net.parameters(), lr=0.1)
     with pytest.raises(FloatingPointError, match="loss is nan at batch 0"):
-        d2l.train_epoch(net, _periodic_loader(False), nn.CrossEntropyLoss(),
-                        updater, "cpu")
+        d2l.train_epoch(
+            net, _periodic_loader(False), nn.CrossEntropyLoss(), updater, "cpu"
+        )
 
 
 def test_train_epoch_rejects_a_non_optimizer():
     net = d2l.RNNModelScratch(6, 4)
     with pytest.raises(TypeError, match="updater"):
-        d2l.train_epoch(net, _periodic_loader(False), nn.CrossEntropyLoss(),
-                        lambda batch_size: None, "cpu")
+        d2l.train_epoch(
+            net,
+            _periodic_loader(False),
+            nn.CrossEntropyLoss(),
+            lambda batch_size: None,
+            "cpu",
+        )
 
 
 def test_evaluate_perplexity_of_a_uniform_model_is_vocab_size():
@@ -265,9 +275,17 @@ def test_train_lm_reports_train_and_validation(capsys):
     torch.manual_seed(0)
     vocab = d2l.Vocab(list("abcd"))
     net = d2l.RNNModel(nn.GRU(len(vocab), 16), len(vocab))
-    history = d2l.train_lm(net, _periodic_loader(False), _periodic_loader(False),
-                           vocab, lr=0.05, num_epochs=4, device="cpu",
-                           prefix="ab", num_preds=6)
+    history = d2l.train_lm(
+        net,
+        _periodic_loader(False),
+        _periodic_loader(False),
+        vocab,
+        lr=0.05,
+        num_epochs=4,
+        device="cpu",
+        prefix="ab",
+        num_preds=6,
+    )
     assert len(history["train_ppl"]) == len(history["val_ppl"]) == 4
     assert history["val_ppl"][-1] < history["val_ppl"][0]
     assert history["tokens_per_sec"] > 0 and history["device"] == "cpu"
@@ -278,13 +296,22 @@ def test_train_lm_reports_train_and_validation(capsys):
 
 @pytest.mark.parametrize(
     ("kwargs", "name"),
-    [({"lr": 0.0}, "lr"), ({"num_epochs": 0}, "num_epochs"),
-     ({"optimizer": "rmsprop"}, "optimizer")],
+    [
+        ({"lr": 0.0}, "lr"),
+        ({"num_epochs": 0}, "num_epochs"),
+        ({"optimizer": "rmsprop"}, "optimizer"),
+    ],
 )
 def test_train_lm_rejects_bad_arguments(kwargs, name):
     vocab = d2l.Vocab(list("abcd"))
     net = d2l.RNNModelScratch(len(vocab), 4)
     args = {"lr": 0.1, "num_epochs": 1, "optimizer": "adam"} | kwargs
     with pytest.raises(ValueError, match=name):
-        d2l.train_lm(net, _periodic_loader(False), _periodic_loader(False),
-                     vocab, device="cpu", **args)
+        d2l.train_lm(
+            net,
+            _periodic_loader(False),
+            _periodic_loader(False),
+            vocab,
+            device="cpu",
+            **args,
+        )

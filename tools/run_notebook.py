@@ -35,6 +35,7 @@ def run(path: Path) -> float:
     client = NotebookClient(
         nb,
         timeout=1800,
+        record_timing=False,
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
     )

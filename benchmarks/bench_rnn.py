@@ -1,0 +1,225 @@
+"""Training throughput of three character RNNs, next to torch.mm at their shapes.
+
+Usage (from the repository root)::
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_rnn.py [--hiddens 32 128 512]
+
+For each hidden size it trains, on random tokens, for a few minibatches:
+
+* ``d2l-style``: the scratch loop of d2l, written here: one-hot inputs, three
+  matrix products per time step (input, recurrence, output), autograd,
+  d2l's gradient clipping and a hand-written SGD update;
+* ``fast``: ``d2lrnn.RNNModelScratch`` with ``d2lrnn.rnn_fast`` (row lookup,
+  outputs batched over the steps, hand-written BPTT for the recurrence);
+* ``concise``: ``d2lrnn.RNNModel`` around ``nn.RNN``.
+
+All three clip the gradient at 1 and take an SGD step, so a measured step is
+what a training loop does.  Each model's throughput is also given as a
+fraction of the throughput ``torch.mm`` reaches on *that model's* matrix
+products alone (the same shapes, counted per minibatch, timed in the same
+run): 100% would mean the model spends all its time in matrix products.
+Times are the median of several repeats; on a shared machine the numbers are
+noisy, which the load average printed at the top hints at.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import statistics
+import time
+from collections import Counter
+from functools import partial
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+import d2lrnn as d2l
+
+
+# --- the d2l-style scratch model, in d2l's shape -------------------------
+def d2l_params(vocab_size: int, num_hiddens: int) -> list[torch.Tensor]:
+    """Parameters in d2l's layout (normal(0, 0.01) weights, zero biases)."""
+    shapes = [
+        (vocab_size, num_hiddens),
+        (num_hiddens, num_hiddens),
+        (num_hiddens,),
+        (num_hiddens, vocab_size),
+        (vocab_size,),
+    ]
+    params = [torch.randn(s) * 0.01 if len(s) == 2 else torch.zeros(s) for s in shapes]
+    return [p.requires_grad_() for p in params]
+
+
+def d2l_forward(
+    X: torch.Tensor, H: torch.Tensor, params: list[torch.Tensor]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """d2l's loop: one-hot per step, three products per step, cat outputs."""
+    W_xh, W_hh, b_h, W_hq, b_q = params
+    outputs = []
+    for X_t in X.T:  # X_t: (batch_size,) indices of one time step
+        X_t = F.one_hot(X_t, W_xh.shape[0]).float()  # (batch_size, vocab)
+        H = torch.tanh(torch.mm(X_t, W_xh) + torch.mm(H, W_hh) + b_h)
+        outputs.append(torch.mm(H, W_hq) + b_q)  # (batch_size, vocab)
+    return torch.cat(outputs, dim=0), H  # (num_steps * batch_size, vocab)
+
+
+def d2l_step(X, Y, params, lr=0.1, theta=1.0):
+    """One training step as d2l's train_epoch_ch8 takes it."""
+    H = torch.zeros(X.shape[0], params[1].shape[0])
+    Y_hat, _ = d2l_forward(X, H, params)
+    loss = F.cross_entropy(Y_hat, Y.T.reshape(-1))
+    loss.backward()
+    norm = torch.sqrt(sum(torch.sum(p.grad**2) for p in params))
+    if norm > theta:
+        for p in params:
+            p.grad[:] *= theta / norm
+    with torch.no_grad():
+        for p in params:
+            p -= lr * p.grad
+            p.grad.zero_()
+
+
+def module_step(net, updater, X, Y, theta=1.0):
+    """One training step of a d2lrnn model with d2lrnn's clipping."""
+    state = net.begin_state(X.shape[0])
+    Y_hat, _ = net(X, state)
+    loss = F.cross_entropy(Y_hat, Y.T.reshape(-1))
+    updater.zero_grad()
+    loss.backward()
+    d2l.grad_clipping(net, theta)
+    updater.step()
+
+
+# --- matrix shapes (m, k, n) of each model, per minibatch ------------------
+def mm_shapes(kind: str, B: int, T: int, V: int, h: int) -> Counter:
+    """The matrix products one training step of ``kind`` performs."""
+    TB = T * B
+    c: Counter = Counter()
+    if kind == "d2l-style":
+        # forward: input, recurrence, output per step; backward: dW for the
+        # input, dH and dW for recurrence and output (H_0 needs no grad)
+        c[(B, V, h)] += T
+        c[(B, h, h)] += T + (T - 1)
+        c[(h, B, h)] += T
+        c[(B, h, V)] += T
+        c[(B, V, h)] += T
+        c[(h, B, V)] += T
+        c[(V, B, h)] += T
+    elif kind == "fast":
+        c[(B, h, h)] += T + T  # forward step, backward step (incl. dH_0)
+        c[(h, TB, h)] += 1  # dW_hh over all steps
+        c[(TB, h, V)] += 1  # output layer
+        c[(TB, V, h)] += 1  # gradient w.r.t. the states
+        c[(h, TB, V)] += 1  # dW_hq
+    elif kind == "concise":
+        c[(TB, V, h)] += 1  # input projection of all steps
+        c[(V, TB, h)] += 1  # its weight gradient
+        c[(B, h, h)] += T + (T - 1)  # forward steps, backward dH
+        c[(h, B, h)] += T  # backward dW_hh, step by step
+        c[(TB, h, V)] += 1
+        c[(TB, V, h)] += 1
+        c[(h, TB, V)] += 1
+    else:
+        raise ValueError(f"unknown kind {kind!r}")
+    return c
+
+
+def time_call(fn, repeats: int, number: int) -> float:
+    """Median seconds per call of ``fn`` over ``repeats`` runs of ``number``."""
+    fn()  # warm-up
+    runs = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        runs.append((time.perf_counter() - start) / number)
+    return statistics.median(runs)
+
+
+def mm_seconds(shapes: Counter, repeats: int) -> float:
+    """Seconds torch.mm needs for all products in ``shapes``."""
+    total = 0.0
+    for (m, k, n), count in shapes.items():
+        a, b = torch.randn(m, k), torch.randn(k, n)
+        number = max(1, int(2e7 / (2 * m * k * n + 1e4)))
+        total += count * time_call(partial(torch.mm, a, b), repeats, number)
+    return total
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hiddens", type=int, nargs="+", default=[32, 128, 512])
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--num-steps", type=int, default=32)
+    parser.add_argument("--vocab-size", type=int, default=28)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args(argv)
+    B, T, V = args.batch_size, args.num_steps, args.vocab_size
+    torch.manual_seed(0)
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} thread(s) "
+        f"(OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}), "
+        f"{platform.processor() or platform.machine()}, "
+        f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
+    )
+    print(
+        f"batch {B} x {T} steps, vocabulary {V}; tokens/s of training "
+        f"steps (median of {args.repeats}), and % of torch.mm at the "
+        f"model's own shapes\n"
+    )
+    header = (
+        f"{'hidden':>6} | {'d2l-style':>16} | {'fast':>16} | "
+        f"{'concise':>16} | {'fast/d2l':>8} | {'mm GFLOP/s':>10}"
+    )
+    print(header)
+    print("-" * len(header))
+    X = torch.randint(0, V, (B, T))
+    Y = torch.randint(0, V, (B, T))
+    for h in args.hiddens:
+        number = max(1, int(4e6 / (B * T * (h * h + 4 * h * V))))
+        params = d2l_params(V, h)
+        fast = d2l.RNNModelScratch(V, h, forward_fn=d2l.rnn_fast)
+        concise = d2l.RNNModel(nn.RNN(V, h), V)
+        runs = {
+            "d2l-style": partial(d2l_step, X, Y, params),
+            "fast": partial(
+                module_step, fast, torch.optim.SGD(fast.parameters(), lr=0.1), X, Y
+            ),
+            "concise": partial(
+                module_step,
+                concise,
+                torch.optim.SGD(concise.parameters(), lr=0.1),
+                X,
+                Y,
+            ),
+        }
+        cells, speeds = [], {}
+        for kind, fn in runs.items():
+            seconds = time_call(fn, args.repeats, number)
+            speeds[kind] = B * T / seconds
+            ideal = mm_seconds(mm_shapes(kind, B, T, V, h), args.repeats)
+            cells.append(f"{speeds[kind]:8.0f} ({100 * ideal / seconds:3.0f}%)")
+        a, b = torch.randn(B, h), torch.randn(h, h)
+        mm_time = time_call(partial(torch.mm, a, b), args.repeats, 200)
+        gflops = 2 * B * h * h / mm_time / 1e9
+        ratio = speeds["fast"] / speeds["d2l-style"]
+        print(
+            f"{h:>6} | "
+            + " | ".join(f"{c:>16}" for c in cells)
+            + f" | {ratio:7.2f}x | {gflops:10.1f}",
+            flush=True,
+        )
+    print(
+        "\n(% = time torch.mm needs for the model's products / the time of "
+        "the training step; mm GFLOP/s at (batch, hidden) @ (hidden, "
+        "hidden))"
+    )
+    return 0 if all(math.isfinite(v) for v in speeds.values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
