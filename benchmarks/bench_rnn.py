@@ -18,8 +18,11 @@ what a training loop does.  Each model's throughput is also given as a
 fraction of the throughput ``torch.mm`` reaches on *that model's* matrix
 products alone (the same shapes, counted per minibatch, timed in the same
 run): 100% would mean the model spends all its time in matrix products.
-Times are the median of several repeats; on a shared machine the numbers are
-noisy, which the load average printed at the top hints at.
+The models and their ``torch.mm`` references are timed interleaved, several
+times, and the medians are reported.  The default clock is the process's CPU
+time: with one thread it is what a quiet machine's wall clock shows, and far
+less disturbed by other processes (``--clock wall`` for elapsed time).  The
+load average printed at the top and the bottom says how busy the machine was.
 """
 
 from __future__ import annotations
@@ -128,26 +131,27 @@ def mm_shapes(kind: str, B: int, T: int, V: int, h: int) -> Counter:
     return c
 
 
-def time_call(fn, repeats: int, number: int) -> float:
-    """Median seconds per call of ``fn`` over ``repeats`` runs of ``number``."""
-    fn()  # warm-up
-    runs = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        runs.append((time.perf_counter() - start) / number)
-    return statistics.median(runs)
+def time_block(fn, number: int) -> tuple[float, float]:
+    """CPU and wall seconds per call of ``fn``, over ``number`` calls."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (
+        (time.process_time() - cpu) / number,
+        (time.perf_counter() - wall) / number,
+    )
 
 
-def mm_seconds(shapes: Counter, repeats: int) -> float:
-    """Seconds torch.mm needs for all products in ``shapes``."""
-    total = 0.0
+def mm_block(shapes: Counter) -> tuple[float, float]:
+    """CPU and wall seconds torch.mm needs for all products in ``shapes``."""
+    cpu = wall = 0.0
     for (m, k, n), count in shapes.items():
         a, b = torch.randn(m, k), torch.randn(k, n)
-        number = max(1, int(2e7 / (2 * m * k * n + 1e4)))
-        total += count * time_call(partial(torch.mm, a, b), repeats, number)
-    return total
+        number = max(1, int(2e6 / (2 * m * k * n + 1e4)))
+        torch.mm(a, b)  # warm-up
+        c, w = time_block(partial(torch.mm, a, b), number)
+        cpu, wall = cpu + count * c, wall + count * w
+    return cpu, wall
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,9 +160,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--num-steps", type=int, default=32)
     parser.add_argument("--vocab-size", type=int, default=28)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument(
+        "--clock",
+        choices=["cpu", "wall"],
+        default="cpu",
+        help="cpu: process time (with 1 thread, what a quiet machine's wall "
+        "clock shows; little disturbed by other processes); wall: elapsed",
+    )
     args = parser.parse_args(argv)
     B, T, V = args.batch_size, args.num_steps, args.vocab_size
+    col = 1 if args.clock == "wall" else 0
     torch.manual_seed(0)
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} thread(s) "
@@ -167,9 +179,9 @@ def main(argv: list[str] | None = None) -> int:
         f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
     )
     print(
-        f"batch {B} x {T} steps, vocabulary {V}; tokens/s of training "
-        f"steps (median of {args.repeats}), and % of torch.mm at the "
-        f"model's own shapes\n"
+        f"batch {B} x {T} steps, vocabulary {V}; training tokens/s "
+        f"({args.clock} clock, median of {args.repeats} interleaved runs) and, "
+        f"in brackets, torch.mm's share at the model's own shapes\n"
     )
     header = (
         f"{'hidden':>6} | {'d2l-style':>16} | {'fast':>16} | "
@@ -179,8 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     print("-" * len(header))
     X = torch.randint(0, V, (B, T))
     Y = torch.randint(0, V, (B, T))
+    ratios = []
     for h in args.hiddens:
-        number = max(1, int(4e6 / (B * T * (h * h + 4 * h * V))))
+        number = max(1, int(1e6 / (B * T * (h * h + 4 * h * V))))
         params = d2l_params(V, h)
         fast = d2l.RNNModelScratch(V, h, forward_fn=d2l.rnn_fast)
         concise = d2l.RNNModel(nn.RNN(V, h), V)
@@ -197,28 +210,41 @@ def main(argv: list[str] | None = None) -> int:
                 Y,
             ),
         }
-        cells, speeds = [], {}
-        for kind, fn in runs.items():
-            seconds = time_call(fn, args.repeats, number)
-            speeds[kind] = B * T / seconds
-            ideal = mm_seconds(mm_shapes(kind, B, T, V, h), args.repeats)
-            cells.append(f"{speeds[kind]:8.0f} ({100 * ideal / seconds:3.0f}%)")
+        shapes = {kind: mm_shapes(kind, B, T, V, h) for kind in runs}
         a, b = torch.randn(B, h), torch.randn(h, h)
-        mm_time = time_call(partial(torch.mm, a, b), args.repeats, 200)
-        gflops = 2 * B * h * h / mm_time / 1e9
-        ratio = speeds["fast"] / speeds["d2l-style"]
+        square = partial(torch.mm, a, b)
+        for fn in [*runs.values(), square]:  # warm-up
+            fn()
+        # Interleave the models and their torch.mm references and repeat, so
+        # that load from other processes affects all of them alike.
+        steps = {kind: [] for kind in runs}
+        ideal = {kind: [] for kind in runs}
+        squares = []
+        for _ in range(args.repeats):
+            for kind, fn in runs.items():
+                steps[kind].append(time_block(fn, number)[col])
+                ideal[kind].append(mm_block(shapes[kind])[col])
+            squares.append(time_block(square, 200)[col])
+        cells, speeds = [], {}
+        for kind in runs:
+            seconds = statistics.median(steps[kind])
+            speeds[kind] = B * T / seconds
+            share = statistics.median(ideal[kind]) / seconds
+            cells.append(f"{speeds[kind]:8.0f} ({100 * share:3.0f}%)")
+        gflops = 2 * B * h * h / statistics.median(squares) / 1e9
+        ratios.append(speeds["fast"] / speeds["d2l-style"])
         print(
             f"{h:>6} | "
             + " | ".join(f"{c:>16}" for c in cells)
-            + f" | {ratio:7.2f}x | {gflops:10.1f}",
+            + f" | {ratios[-1]:7.2f}x | {gflops:10.1f}",
             flush=True,
         )
     print(
-        "\n(% = time torch.mm needs for the model's products / the time of "
-        "the training step; mm GFLOP/s at (batch, hidden) @ (hidden, "
-        "hidden))"
+        "\n(share = time torch.mm needs for the products of one training step "
+        "/ time of the step; mm GFLOP/s at (batch, hidden) @ (hidden, hidden))"
     )
-    return 0 if all(math.isfinite(v) for v in speeds.values()) else 1
+    print(f"load average at the end {os.getloadavg()[0]:.2f}")
+    return 0 if all(math.isfinite(r) for r in ratios) else 1
 
 
 if __name__ == "__main__":

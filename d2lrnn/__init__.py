@@ -13,10 +13,10 @@ from .data import ChecksumError, DATA_HUB, DATA_URL, DownloadError, download, fi
 from .ngram import InterpolatedNGramLM, NGramLM, ngram_baselines, ngram_counts, perplexity, perplexity_from_nll, split_corpus, tune_add_k, zipf_exponent
 from .text import Vocab, load_corpus_time_machine, read_time_machine, tokenize
 from .lm import SeqDataLoader, load_data_time_machine, seq_data_iter_random, seq_data_iter_sequential
-from .models import RNNModel, RNNModelScratch, init_rnn_params, init_rnn_state, rnn, rnn_fast, rnn_step, tanh_recurrence
+from .models import RNNModel, RNNModelScratch, gru, gru_params_from_nn, gru_step, init_gru_params, init_gru_state, init_lstm_params, init_lstm_state, init_rnn_params, init_rnn_state, lstm, lstm_params_from_nn, lstm_step, rnn, rnn_fast, rnn_step, tanh_recurrence
 from .plot import Animator, plot, set_axes
 from .utils import Accumulator, Timer, try_gpu
-from .train import evaluate_perplexity, grad_clipping, predict, train_epoch, train_lm
+from .train import evaluate_perplexity, grad_clipping, grad_clipping_elementwise, information_flow_penalty, predict, state_gradient_norms, train_epoch, train_lm
 
 __version__ = "0.1.0"
 
@@ -39,11 +39,23 @@ __all__ = [
     "evaluate_perplexity",
     "file_sha1",
     "grad_clipping",
+    "grad_clipping_elementwise",
+    "gru",
+    "gru_params_from_nn",
+    "gru_step",
+    "information_flow_penalty",
     "init_bptt_params",
+    "init_gru_params",
+    "init_gru_state",
+    "init_lstm_params",
+    "init_lstm_state",
     "init_rnn_params",
     "init_rnn_state",
     "load_corpus_time_machine",
     "load_data_time_machine",
+    "lstm",
+    "lstm_params_from_nn",
+    "lstm_step",
     "ngram_baselines",
     "ngram_counts",
     "numerical_gradient",
@@ -62,6 +74,7 @@ __all__ = [
     "seq_data_iter_sequential",
     "set_axes",
     "split_corpus",
+    "state_gradient_norms",
     "tanh_recurrence",
     "tokenize",
     "train_epoch",

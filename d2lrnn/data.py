@@ -14,7 +14,6 @@ import http.client
 import os
 import pathlib
 import tempfile
-import urllib.error
 import urllib.request
 
 

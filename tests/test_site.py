@@ -147,8 +147,17 @@ def broken_internal_link(page: Path, href: str, site: Path = SITE) -> str | None
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
+    """Serves quietly; records every error it answers (the browser's own requests,
+    such as /favicon.ico, never reach Playwright's request events)."""
+
+    errors: list[str] = []
+
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
         pass
+
+    def send_error(self, code, message=None, explain=None):
+        self.errors.append(f"server answered {code} to GET {self.path}")
+        super().send_error(code, message, explain)
 
 
 @pytest.fixture(scope="module")
@@ -156,6 +165,7 @@ def server() -> Iterator[str]:
     """Serve SITE on a free port of 127.0.0.1; yield its base URL."""
     if not (SITE / "index.html").is_file():
         pytest.fail(f"{SITE} has no index.html: run `bash scripts/build_site.sh` first")
+    _QuietHandler.errors.clear()
     handler = functools.partial(_QuietHandler, directory=str(SITE))
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -409,6 +419,7 @@ def test_every_toc_page_works_offline(server, browser, record_property):
     page.wait_for_url(f"{server}/{toc_pages()[0]}.html", timeout=TIMEOUT_MS)
     page.close()
     context.close()
+    problems += _QuietHandler.errors
     summary = (
         f"site test: {totals['pages']} pages, {totals['formulas']} formulas typeset, "
         f"{totals['images']} images, {totals['links']} internal links checked in "

@@ -123,6 +123,16 @@ def test_vocab_order_is_count_then_first_occurrence(tokens):
 
 @settings(max_examples=60, deadline=None)
 @given(tokens_st, st.integers(0, 3))
+def test_vocab_flat_and_nested_tokens_agree(tokens, min_freq):
+    flat = [t for line in tokens for t in line]
+    nested = text.Vocab(tokens, min_freq=min_freq)
+    assert text.Vocab(flat, min_freq=min_freq).idx_to_token == nested.idx_to_token
+    kept = {t for t, count in collections.Counter(flat).items() if count >= min_freq}
+    assert set(nested.idx_to_token[1:]) == kept
+
+
+@settings(max_examples=60, deadline=None)
+@given(tokens_st, st.integers(0, 3))
 def test_vocab_round_trip(tokens, min_freq):
     vocab = text.Vocab(tokens, min_freq=min_freq, reserved_tokens=["<pad>"])
     for i in range(len(vocab)):
