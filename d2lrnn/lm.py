@@ -10,6 +10,7 @@ Generated from book/03_language_models.ipynb.
 
 
 import random
+import torch
 from collections.abc import Iterator
 from .ngram import _as_corpus, _check_int, split_corpus
 from .text import Vocab, load_corpus_time_machine

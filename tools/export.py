@@ -26,6 +26,7 @@ import builtins
 import difflib
 import json
 import re
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -350,6 +351,18 @@ def main(argv: list[str] | None = None) -> int:
     for name, text in files.items():
         (pkg / name).write_text(text, encoding="utf-8")
     print(f"wrote {len(files)} files to {pkg}")
+    # Catch a cell that uses a name it never imports before anyone else trips on it.
+    probe = subprocess.run(
+        [sys.executable, "-c", "import d2lrnn"],
+        cwd=args.root,
+        capture_output=True,
+        text=True,
+    )
+    if probe.returncode != 0:
+        print(
+            f"the generated package does not import:\n{probe.stderr}", file=sys.stderr
+        )
+        return 3
     return 0
 
 
