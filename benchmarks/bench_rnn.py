@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     Y = torch.randint(0, V, (B, T))
     ratios = []
     for h in args.hiddens:
-        number = max(1, int(1e6 / (B * T * (h * h + 4 * h * V))))
+        number = max(5, int(2e8 / (B * T * (h * h + 4 * h * V))))
         params = d2l_params(V, h)
         fast = d2l.RNNModelScratch(V, h, forward_fn=d2l.rnn_fast)
         concise = d2l.RNNModel(nn.RNN(V, h), V)

@@ -36,6 +36,9 @@ import d2lrnn as d2l
 @pytest.fixture(scope="module")
 def d2l_ref():
     """Import d2l 0.17.6 with stand-ins for its unused heavy imports."""
+    # A fixture rather than tests/conftest.py: the stubs must exist only while
+    # d2l is imported, so that no other test can mistake them for the real
+    # packages (d2l's compared functions never touch them).
     stubs = {}
     for name in ("torchvision", "pandas"):
         try:
