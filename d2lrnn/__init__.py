@@ -16,7 +16,7 @@ from .lm import SeqDataLoader, load_data_time_machine, seq_data_iter_random, seq
 from .models import RNNModel, RNNModelScratch, gru, gru_params_from_nn, gru_step, init_gru_params, init_gru_state, init_lstm_params, init_lstm_state, init_rnn_params, init_rnn_state, lstm, lstm_params_from_nn, lstm_step, rnn, rnn_fast, rnn_step, tanh_recurrence
 from .plot import Animator, plot, set_axes
 from .utils import Accumulator, Timer, try_gpu
-from .train import evaluate_perplexity, grad_clipping, grad_clipping_elementwise, information_flow_penalty, predict, state_gradient_norms, train_epoch, train_lm
+from .train import collect_grads, evaluate_perplexity, grad_clipping, grad_clipping_elementwise, information_flow_penalty, predict, state_gradient_norms, train_epoch, train_lm
 
 __version__ = "0.1.0"
 
@@ -35,6 +35,7 @@ __all__ = [
     "SeqDataLoader",
     "Timer",
     "Vocab",
+    "collect_grads",
     "download",
     "evaluate_perplexity",
     "file_sha1",

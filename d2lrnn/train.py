@@ -73,15 +73,12 @@ def predict(prefix: str, num_preds: int, net: nn.Module, vocab: Vocab,
 
 # --- from book/05_rnn_scratch.ipynb ---
 
-def grad_clipping(net_or_params: nn.Module | list | types.GeneratorType,
-                  theta: float) -> float:
-    """Scale all gradients by min(1, theta / norm); return the norm before.
+def collect_grads(net_or_params: nn.Module | list | types.GeneratorType
+                  ) -> list[torch.Tensor]:
+    """Return the ``.grad`` tensors of the parameters that have one.
 
     Defined in ``book/05_rnn_scratch.ipynb``.
     """
-    if isinstance(theta, bool) or not isinstance(theta, (int, float)) \
-            or not math.isfinite(theta) or theta <= 0:
-        raise ValueError(f'theta must be a finite number > 0, got {theta!r}')
     if isinstance(net_or_params, nn.Module):
         params = list(net_or_params.parameters())
     elif isinstance(net_or_params, (list, tuple, types.GeneratorType)):
@@ -99,6 +96,19 @@ def grad_clipping(net_or_params: nn.Module | list | types.GeneratorType,
         raise ValueError(f'none of the {len(params)} parameters in '
                          f'net_or_params has a gradient; call backward() '
                          f'first')
+    return grads
+
+
+def grad_clipping(net_or_params: nn.Module | list | types.GeneratorType,
+                  theta: float) -> float:
+    """Scale all gradients by min(1, theta / norm); return the norm before.
+
+    Defined in ``book/05_rnn_scratch.ipynb``.
+    """
+    if isinstance(theta, bool) or not isinstance(theta, (int, float)) \
+            or not math.isfinite(theta) or theta <= 0:
+        raise ValueError(f'theta must be a finite number > 0, got {theta!r}')
+    grads = collect_grads(net_or_params)
     norm = torch.linalg.vector_norm(
         torch.stack([torch.linalg.vector_norm(g) for g in grads])).item()
     # A non-finite norm is returned as it is, gradients untouched: scaling
@@ -229,32 +239,6 @@ def train_lm(net: nn.Module, train_iter, val_iter, vocab: Vocab,
 
 # --- from book/08_vanishing_exploding.ipynb ---
 
-def _collect_grads(net_or_params: nn.Module | list | types.GeneratorType
-                   ) -> list[torch.Tensor]:
-    """Return the existing ``.grad`` tensors of a module or parameters.
-
-    Defined in ``book/08_vanishing_exploding.ipynb``.
-    """
-    if isinstance(net_or_params, nn.Module):
-        params = list(net_or_params.parameters())
-    elif isinstance(net_or_params, (list, tuple, types.GeneratorType)):
-        params = list(net_or_params)
-    else:
-        raise TypeError(f'net_or_params must be an nn.Module, a list or a '
-                        f'generator of parameters, got '
-                        f'{type(net_or_params).__name__}')
-    for p in params:
-        if not isinstance(p, torch.Tensor):
-            raise TypeError(f'net_or_params must hold tensors, got '
-                            f'{type(p).__name__}')
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        raise ValueError(f'none of the {len(params)} parameters in '
-                         f'net_or_params has a gradient; call backward() '
-                         f'first')
-    return grads
-
-
 def grad_clipping_elementwise(
         net_or_params: nn.Module | list | types.GeneratorType,
         threshold: float) -> float:
@@ -270,7 +254,7 @@ def grad_clipping_elementwise(
             or not math.isfinite(threshold) or threshold <= 0:
         raise ValueError(f'threshold must be a finite number > 0, '
                          f'got {threshold!r}')
-    grads = _collect_grads(net_or_params)
+    grads = collect_grads(net_or_params)
     norm = torch.linalg.vector_norm(
         torch.stack([torch.linalg.vector_norm(g) for g in grads])).item()
     if math.isfinite(norm):
