@@ -19,7 +19,14 @@ fraction of the throughput ``torch.mm`` reaches on *that model's* matrix
 products alone (the same shapes, counted per minibatch, timed in the same
 run): 100% would mean the model spends all its time in matrix products.
 The models and their ``torch.mm`` references are timed interleaved, several
-times, and the medians are reported.  The default clock is the process's CPU
+times, and the medians are reported.
+
+A last section puts these rates next to the hardware: GFLOP/s of the matrix
+products in a training step of ``d2lrnn.RNNModel`` around ``nn.LSTM`` (which
+PyTorch trains on a CPU through oneDNN's fused LSTM kernel) at the largest
+hidden size, of ``torch.mm`` at that model's shapes and at 1024 x 1024, and
+the fused multiply-add peak of one core, measured by ``fma_peak.c`` when a C
+compiler and an x86-64 CPU with FMA are there.  The default clock is the process's CPU
 time: with one thread it is what a quiet machine's wall clock shows, and far
 less disturbed by other processes (``--clock wall`` for elapsed time).  The
 load average printed at the top and the bottom says how busy the machine was.
@@ -31,10 +38,14 @@ import argparse
 import math
 import os
 import platform
+import shutil
 import statistics
+import subprocess
+import tempfile
 import time
 from collections import Counter
 from functools import partial
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -113,11 +124,20 @@ def mm_shapes(kind: str, B: int, T: int, V: int, h: int) -> Counter:
         c[(h, B, V)] += T
         c[(V, B, h)] += T
     elif kind == "fast":
-        c[(B, h, h)] += T + T  # forward step, backward step (incl. dH_0)
+        # forward steps, backward steps (H_0 is a constant: no dH_0 product)
+        c[(B, h, h)] += T + (T - 1)
         c[(h, TB, h)] += 1  # dW_hh over all steps
         c[(TB, h, V)] += 1  # output layer
         c[(TB, V, h)] += 1  # gradient w.r.t. the states
         c[(h, TB, V)] += 1  # dW_hq
+    elif kind == "lstm":  # nn.LSTM: four gates in one (.., 4h) product
+        c[(TB, V, 4 * h)] += 1  # input projection of all steps
+        c[(V, TB, 4 * h)] += 1  # its weight gradient
+        c[(B, h, 4 * h)] += T + (T - 1)  # forward steps, backward dH
+        c[(h, B, 4 * h)] += T  # backward dW_hh, step by step
+        c[(TB, h, V)] += 1
+        c[(TB, V, h)] += 1
+        c[(h, TB, V)] += 1
     elif kind == "concise":
         c[(TB, V, h)] += 1  # input projection of all steps
         c[(V, TB, h)] += 1  # its weight gradient
@@ -129,6 +149,39 @@ def mm_shapes(kind: str, B: int, T: int, V: int, h: int) -> Counter:
     else:
         raise ValueError(f"unknown kind {kind!r}")
     return c
+
+
+def flops(shapes: Counter) -> int:
+    """Floating-point operations of the products in ``shapes`` (2 per FMA)."""
+    return sum(2 * m * k * n * count for (m, k, n), count in shapes.items())
+
+
+def fma_peak() -> tuple[float | None, str]:
+    """GFLOP/s of ``fma_peak.c`` on one core, or None and the reason."""
+    if platform.machine() not in ("x86_64", "AMD64"):
+        return None, f"fma_peak.c needs x86-64, this is {platform.machine()}"
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        return None, "no C compiler (cc or gcc) on PATH"
+    source = Path(__file__).with_name("fma_peak.c")
+    flags = {"256-bit": ["-mavx2", "-mfma"]}
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists() and " avx512f" in cpuinfo.read_text():
+        flags["512-bit"] = ["-mavx512f", "-DWIDE"]
+    best, widths = None, []
+    with tempfile.TemporaryDirectory() as tmp:
+        for width, extra in flags.items():
+            exe = Path(tmp) / "fma_peak"
+            subprocess.run(
+                [compiler, "-O2", *extra, str(source), "-o", str(exe)], check=True
+            )
+            out = subprocess.run(
+                [str(exe)], check=True, capture_output=True, text=True
+            ).stdout
+            gflops = float(out.split()[0])
+            widths.append(f"{width} {gflops:.1f}")
+            best = gflops if best is None else max(best, gflops)
+    return best, ", ".join(widths)
 
 
 def time_block(fn, number: int) -> tuple[float, float]:
@@ -152,6 +205,45 @@ def mm_block(shapes: Counter) -> tuple[float, float]:
         c, w = time_block(partial(torch.mm, a, b), number)
         cpu, wall = cpu + count * c, wall + count * w
     return cpu, wall
+
+
+def hardware_section(B: int, T: int, V: int, h: int, repeats: int, col: int) -> None:
+    """Print GFLOP/s of nn.LSTM's products, torch.mm and the core's FMA peak."""
+    lstm = d2l.RNNModel(nn.LSTM(V, h), V)
+    X, Y = torch.randint(0, V, (B, T)), torch.randint(0, V, (B, T))
+    step = partial(module_step, lstm, torch.optim.SGD(lstm.parameters(), lr=0.1), X, Y)
+    shapes = mm_shapes("lstm", B, T, V, h)
+    a, b = torch.randn(B, h), torch.randn(h, h)
+    big_a, big_b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    number = max(3, int(2e8 / (B * T * (4 * h * h + 4 * h * V))))
+    step()  # warm-up
+    lstm_s, mm_s, square_s, big_s = [], [], [], []
+    for _ in range(repeats):
+        lstm_s.append(time_block(step, number)[col])
+        mm_s.append(mm_block(shapes)[col])
+        square_s.append(time_block(partial(torch.mm, a, b), 200)[col])
+        big_s.append(time_block(partial(torch.mm, big_a, big_b), 5)[col])
+    rates = {
+        f"nn.LSTM training step at hidden {h} (its products)": flops(shapes)
+        / statistics.median(lstm_s),
+        "torch.mm at nn.LSTM's shapes": flops(shapes) / statistics.median(mm_s),
+        f"torch.mm ({B}, {h}) @ ({h}, {h})": 2
+        * B
+        * h
+        * h
+        / statistics.median(square_s),
+        "torch.mm (1024, 1024) @ (1024, 1024)": 2 * 1024**3 / statistics.median(big_s),
+    }
+    peak, detail = fma_peak()
+    print(f"\nGFLOP/s of matrix products (median of {repeats}), 1 core:")
+    for name, rate in rates.items():
+        share = f"  ({100 * rate / 1e9 / peak:3.0f}% of FMA peak)" if peak else ""
+        print(f"  {name:<52} {rate / 1e9:7.1f}{share}")
+    if peak:
+        label = f"FMA peak of one core (fma_peak.c: {detail})"
+        print(f"  {label:<52} {peak:7.1f}")
+    else:
+        print(f"  FMA peak not measured: {detail}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -243,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         "\n(share = time torch.mm needs for the products of one training step "
         "/ time of the step; mm GFLOP/s at (batch, hidden) @ (hidden, hidden))"
     )
+    hardware_section(B, T, V, max(args.hiddens), args.repeats, col)
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
     return 0 if all(math.isfinite(r) for r in ratios) else 1
 

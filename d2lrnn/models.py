@@ -146,35 +146,38 @@ class _TanhRecurrence(torch.autograd.Function):
     def forward(ctx, A: torch.Tensor, H0: torch.Tensor,
                 W_hh: torch.Tensor) -> torch.Tensor:
         """Return all states (num_steps, batch_size, num_hiddens)."""
-        num_steps = A.shape[0]
-        # (num_steps + 1, batch_size, num_hiddens); Hs[0] is H0
-        Hs = A.new_empty((num_steps + 1, *H0.shape))
-        Hs[0] = H0
-        # unbind makes all per-step views at once: cheaper than Hs[t] calls
-        A_t, H_t = A.unbind(0), Hs.unbind(0)
-        for t in range(num_steps):
-            torch.addmm(A_t[t], H_t[t], W_hh, out=H_t[t + 1])
-            torch.tanh(H_t[t + 1], out=H_t[t + 1])
+        # One buffer for all S_t = (1 + H_t) / 2, S[0] from H0. Slot t starts
+        # as 2 (A_t - 1^T W_hh), so a step is S_t += S_{t-1} (4 W_hh), then
+        # sigmoid, in place: no temporary tensor, no copy.
+        S = A.new_empty((A.shape[0] + 1, *H0.shape))
+        torch.sub(A, W_hh.sum(0), out=S[1:]).mul_(2)
+        torch.add(H0, 1, out=S[0]).mul_(0.5)
+        W4 = 4 * W_hh
+        S_t = S.unbind(0)  # all per-step views at once: cheaper than S[t]
+        for t in range(A.shape[0]):
+            S_t[t + 1].addmm_(S_t[t], W4).sigmoid_()
+        Hs = S.mul_(2).sub_(1)  # H_t = 2 S_t - 1 for all steps, in place
+        Hs[0] = H0  # exactly H0 (the round trip may round)
         ctx.save_for_backward(Hs, W_hh)
         return Hs[1:]
 
     @staticmethod
     def backward(ctx, dHs: torch.Tensor
-                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
         """Backpropagate through time: gradients for A, H0 and W_hh."""
         Hs, W_hh = ctx.saved_tensors
-        dHs = dHs.contiguous()  # (num_steps, batch_size, num_hiddens)
-        num_steps, num_hiddens = dHs.shape[0], dHs.shape[-1]
-        # tanh' = 1 - H_t^2 at every step, all at once
-        dtanh = Hs[1:].square().neg_().add_(1)
-        G = torch.empty_like(dHs)  # gradient w.r.t. the pre-activations
-        dH_t, D_t, G_t = dHs.unbind(0), dtanh.unbind(0), G.unbind(0)
-        W_hh_T = W_hh.T
-        torch.mul(dH_t[-1], D_t[-1], out=G_t[-1])
-        for t in range(num_steps - 2, -1, -1):
-            torch.addmm(dH_t[t], G_t[t + 1], W_hh_T, out=G_t[t])
-            G_t[t].mul_(D_t[t])
-        dH0 = G_t[0] @ W_hh_T  # (batch_size, num_hiddens)
+        num_hiddens = Hs.shape[-1]
+        # G_t, the gradient w.r.t. the pre-activation, starts as dL/dH_t from
+        # the outputs; G_t += G_{t+1} W_hh^T in place, then times tanh'
+        G = dHs.clone(memory_format=torch.contiguous_format)
+        dtanh = torch.mul(Hs[1:], Hs[1:]).neg_().add_(1)  # 1 - H_t^2
+        D_t, G_t = dtanh.unbind(0), G.unbind(0)
+        W_hh_T = W_hh.T.contiguous()
+        G_t[-1].mul_(D_t[-1])
+        for t in range(len(G_t) - 2, -1, -1):
+            G_t[t].addmm_(G_t[t + 1], W_hh_T).mul_(D_t[t])
+        # H0 is a constant in training (zeros or a detached state): no product
+        dH0 = G_t[0] @ W_hh_T if ctx.needs_input_grad[1] else None
         # sum_t H_{t-1}^T G_t as one product over all steps and rows
         dW_hh = Hs[:-1].reshape(-1, num_hiddens).T @ G.reshape(
             -1, num_hiddens)  # (num_hiddens, num_hiddens)
@@ -187,11 +190,11 @@ def tanh_recurrence(A: torch.Tensor, H0: torch.Tensor,
 
     Defined in ``book/05_rnn_scratch.ipynb``.
     """
-    if A.dim() != 3 or H0.shape != A.shape[1:] or \
+    if A.dim() != 3 or A.shape[0] < 1 or H0.shape != A.shape[1:] or \
             W_hh.shape != (A.shape[-1], A.shape[-1]):
-        raise ValueError(f'expected A (T, batch, h), H0 (batch, h), W_hh '
-                         f'(h, h); got {tuple(A.shape)}, {tuple(H0.shape)}, '
-                         f'{tuple(W_hh.shape)}')
+        raise ValueError(f'expected A (T >= 1, batch, h), H0 (batch, h), '
+                         f'W_hh (h, h); got {tuple(A.shape)}, '
+                         f'{tuple(H0.shape)}, {tuple(W_hh.shape)}')
     return _TanhRecurrence.apply(A, H0, W_hh)
 
 
@@ -204,8 +207,10 @@ def rnn_fast(X: torch.Tensor, state: tuple[torch.Tensor],
     """
     W_xh, W_hh, b_h, W_hq, b_q = params
     H, = state
-    # row lookup W_xh[X]; F.embedding's backward is the faster one on CPUs
-    A = F.embedding(X, W_xh) + b_h  # (num_steps, batch_size, num_hiddens)
+    # X_t W_xh + b_h is row X_t of the small table W_xh + b_h: one lookup
+    # for all steps (index_select has the cheapest backward on CPUs)
+    A = torch.index_select(W_xh + b_h, 0, X.reshape(-1)).view(
+        *X.shape, -1)  # (num_steps, batch_size, num_hiddens)
     Hs = tanh_recurrence(A, H, W_hh)  # (num_steps, batch_size, num_hiddens)
     # (num_steps * batch_size, vocab_size), rows time-major as in rnn
     Y = torch.addmm(b_q, Hs.reshape(-1, Hs.shape[-1]), W_hq)

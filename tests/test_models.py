@@ -130,6 +130,41 @@ def test_tanh_recurrence_matches_loop_and_rejects_bad_shapes():
         torch.testing.assert_close(Hs[t], H)
     with pytest.raises(ValueError, match="W_hh"):
         d2l.tanh_recurrence(A, torch.randn(2, 3), torch.randn(3, 4))
+    with pytest.raises(ValueError, match=r"T >= 1.*\(0, 2, 3\)"):
+        d2l.tanh_recurrence(torch.randn(0, 2, 3), torch.randn(2, 3), W)
+
+
+def test_tanh_recurrence_float32_error_stays_at_rounding_level():
+    # The forward pass runs the loop on S_t = (1 + H_t) / 2 with sigmoid; in
+    # single precision that may cost an absolute error of ~1e-7 per state.
+    # Over 300 steps, with states that visit 0 and saturate, it stays small.
+    torch.manual_seed(0)
+    A = 2 * torch.randn(300, 16, 32, dtype=torch.float64)
+    H0 = torch.rand(16, 32, dtype=torch.float64) * 2 - 1
+    W = torch.randn(32, 32, dtype=torch.float64) / 32**0.5
+    H, exact = H0, []
+    for A_t in A:
+        H = torch.tanh(A_t + H @ W)
+        exact.append(H)
+    exact = torch.stack(exact)
+    fast = d2l.tanh_recurrence(A.float(), H0.float(), W.float()).double()
+    assert (fast - exact).abs().max().item() < 1e-5
+    assert (exact.abs() < 1e-2).any() and (exact.abs() > 0.999).any()
+
+
+def test_tanh_recurrence_skips_the_gradient_of_a_constant_state():
+    torch.manual_seed(0)
+    A = torch.randn(4, 2, 3, dtype=torch.float64, requires_grad=True)
+    W = torch.randn(3, 3, dtype=torch.float64, requires_grad=True)
+    H0 = torch.randn(2, 3, dtype=torch.float64)  # no requires_grad
+    Hs = d2l.tanh_recurrence(A, H0, W)
+    dA, dW = torch.autograd.grad(Hs.sin().sum(), (A, W))
+    H0_grad = H0.clone().requires_grad_()
+    dA2, dW2 = torch.autograd.grad(
+        d2l.tanh_recurrence(A, H0_grad, W).sin().sum(), (A, W)
+    )
+    torch.testing.assert_close(dA, dA2)
+    torch.testing.assert_close(dW, dW2)
 
 
 def test_rnn_model_scratch_shapes_and_begin_state():

@@ -1,0 +1,50 @@
+"""The benchmark's bookkeeping: the matrix products it credits each model with."""
+
+import importlib.util
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import torch
+from torch.profiler import profile
+
+import d2lrnn as d2l
+
+_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_rnn.py"
+_SPEC = importlib.util.spec_from_file_location("bench_rnn", _PATH)
+bench = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(bench)
+
+
+def _recorded_products(fn) -> Counter:
+    """(m, k, n) of every mm / addmm / addmm_ that ``fn`` runs."""
+    with profile(record_shapes=True) as prof:
+        fn()
+    products: Counter = Counter()
+    for event in prof.events():
+        if event.name in ("aten::mm", "aten::addmm", "aten::addmm_"):
+            a, b = [s for s in event.input_shapes if len(s) == 2][-2:]
+            assert a[1] == b[0]
+            products[(a[0], a[1], b[1])] += 1
+    return products
+
+
+@pytest.mark.parametrize("B,T,V,h", [(4, 5, 7, 6), (3, 1, 5, 9), (2, 8, 9, 4)])
+def test_mm_shapes_match_products_run_by_d2l_style_and_fast(B, T, V, h):
+    # The torch.mm reference of each model is timed on mm_shapes, so the shares
+    # the benchmark prints are only honest if these are the products it runs.
+    torch.manual_seed(0)
+    X, Y = torch.randint(0, V, (B, T)), torch.randint(0, V, (B, T))
+    params = bench.d2l_params(V, h)
+    recorded = _recorded_products(lambda: bench.d2l_step(X, Y, params))
+    assert recorded == bench.mm_shapes("d2l-style", B, T, V, h)
+    net = d2l.RNNModelScratch(V, h, forward_fn=d2l.rnn_fast)
+    updater = torch.optim.SGD(net.parameters(), lr=0.1)
+    recorded = _recorded_products(lambda: bench.module_step(net, updater, X, Y))
+    assert recorded == bench.mm_shapes("fast", B, T, V, h)
+
+
+def test_mm_shapes_rejects_unknown_kind_and_counts_flops():
+    with pytest.raises(ValueError, match="unknown kind 'gru'"):
+        bench.mm_shapes("gru", 2, 3, 4, 5)
+    assert bench.flops(Counter({(2, 3, 4): 5})) == 2 * 2 * 3 * 4 * 5
