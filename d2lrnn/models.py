@@ -101,6 +101,23 @@ def rnn(X: torch.Tensor, state: tuple[torch.Tensor],
 
 # --- from book/05_rnn_scratch.ipynb ---
 
+def check_indices(X: torch.Tensor, vocab_size: int) -> None:
+    """Raise unless ``X`` is a non-empty 2-D long tensor of token indices.
+
+    Defined in ``book/05_rnn_scratch.ipynb``.
+    """
+    if not isinstance(X, torch.Tensor):
+        raise TypeError(f'X must be a tensor of token indices, got '
+                        f'{type(X).__name__}')
+    if X.dim() != 2 or X.dtype != torch.long or X.numel() == 0:
+        raise ValueError(f'X must be a non-empty 2-D long tensor of indices, '
+                         f'got shape {tuple(X.shape)} and {X.dtype}')
+    low, high = X.min().item(), X.max().item()
+    if low < 0 or high >= vocab_size:
+        raise ValueError(f'X must hold indices in [0, {vocab_size}) (the '
+                         f'vocabulary size), got values from {low} to {high}')
+
+
 class RNNModelScratch(nn.Module):
     """A recurrent language model built from explicit parameter tensors.
 
@@ -122,9 +139,7 @@ class RNNModelScratch(nn.Module):
     def forward(self, X: torch.Tensor, state: tuple
                 ) -> tuple[torch.Tensor, tuple]:
         """Map indices (batch_size, num_steps) to logits and the new state."""
-        if X.dim() != 2 or X.dtype != torch.long:
-            raise ValueError(f'X must be a 2-D long tensor of indices, got '
-                             f'shape {tuple(X.shape)} and {X.dtype}')
+        check_indices(X, self.vocab_size)
         # X.T: (num_steps, batch_size); logits (num_steps*batch_size, vocab)
         return self.forward_fn(X.T, state, list(self.params))
 
@@ -247,9 +262,7 @@ class RNNModel(nn.Module):
     def forward(self, X: torch.Tensor, state: torch.Tensor | tuple
                 ) -> tuple[torch.Tensor, torch.Tensor | tuple]:
         """Map indices (batch_size, num_steps) to logits and the new state."""
-        if X.dim() != 2 or X.dtype != torch.long:
-            raise ValueError(f'X must be a 2-D long tensor of indices, got '
-                             f'shape {tuple(X.shape)} and {X.dtype}')
+        check_indices(X, self.vocab_size)
         weight = self.linear.weight
         # (num_steps, batch_size, vocab_size)
         inputs = F.one_hot(X.T, self.vocab_size).to(weight.dtype)

@@ -192,6 +192,33 @@ def test_rnn_model_scratch_rejects_float_inputs():
         net(torch.zeros((2, 3)), net.begin_state(2))
 
 
+@pytest.mark.parametrize(
+    "make_net",
+    [
+        lambda: d2l.RNNModelScratch(10, 4),
+        lambda: d2l.RNNModelScratch(10, 4, forward_fn=d2l.rnn_fast),
+        lambda: d2l.RNNModel(nn.RNN(10, 4), 10),
+        lambda: d2l.RNNModel(nn.LSTM(10, 4), 10),
+    ],
+)
+def test_models_reject_bad_token_indices_by_name(make_net):
+    # Without the check these fail deep inside, with messages that name
+    # neither X nor the vocabulary (one_hot's "Class values must be smaller
+    # than num_classes", index_select's IndexError).
+    net = make_net()
+    state = net.begin_state(2)
+    with pytest.raises(ValueError, match=r"\[0, 10\).*from 0 to 10"):
+        net(torch.tensor([[0, 10], [1, 2]]), state)
+    with pytest.raises(ValueError, match=r"from -1 to 3"):
+        net(torch.tensor([[-1, 3], [1, 2]]), state)
+    with pytest.raises(ValueError, match=r"non-empty.*\(2, 0\)"):
+        net(torch.zeros((2, 0), dtype=torch.long), state)
+    with pytest.raises(TypeError, match="X must be a tensor.*list"):
+        net([[0, 1], [1, 2]], state)
+    Y, _ = net(torch.tensor([[0, 9], [1, 2]]), state)  # the edges are fine
+    assert Y.shape == (4, 10)
+
+
 def test_rnn_model_matches_scratch_with_copied_weights():
     torch.manual_seed(0)
     scratch = d2l.RNNModelScratch(9, 5, forward_fn=d2l.rnn_fast)
