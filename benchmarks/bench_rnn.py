@@ -19,17 +19,17 @@ fraction of the throughput ``torch.mm`` reaches on *that model's* matrix
 products alone (the same shapes, counted per minibatch, timed in the same
 run): 100% would mean the model spends all its time in matrix products.
 The models and their ``torch.mm`` references are timed interleaved, several
-times, and the medians are reported.
+times, and the medians are reported.  The default clock is the process's CPU
+time: with one thread it is what a quiet machine's wall clock shows, and far
+less disturbed by other processes (``--clock wall`` for elapsed time).  The
+load average printed at the top and the bottom says how busy the machine was.
 
 A last section puts these rates next to the hardware: GFLOP/s of the matrix
 products in a training step of ``d2lrnn.RNNModel`` around ``nn.LSTM`` (which
 PyTorch trains on a CPU through oneDNN's fused LSTM kernel) at the largest
 hidden size, of ``torch.mm`` at that model's shapes and at 1024 x 1024, and
 the fused multiply-add peak of one core, measured by ``fma_peak.c`` when a C
-compiler and an x86-64 CPU with FMA are there.  The default clock is the process's CPU
-time: with one thread it is what a quiet machine's wall clock shows, and far
-less disturbed by other processes (``--clock wall`` for elapsed time).  The
-load average printed at the top and the bottom says how busy the machine was.
+compiler and an x86-64 CPU with FMA are there.
 """
 
 from __future__ import annotations
@@ -227,12 +227,10 @@ def hardware_section(B: int, T: int, V: int, h: int, repeats: int, col: int) -> 
         f"nn.LSTM training step at hidden {h} (its products)": flops(shapes)
         / statistics.median(lstm_s),
         "torch.mm at nn.LSTM's shapes": flops(shapes) / statistics.median(mm_s),
-        f"torch.mm ({B}, {h}) @ ({h}, {h})": 2
-        * B
-        * h
-        * h
+        f"torch.mm ({B}, {h}) @ ({h}, {h})": flops(Counter({(B, h, h): 1}))
         / statistics.median(square_s),
-        "torch.mm (1024, 1024) @ (1024, 1024)": 2 * 1024**3 / statistics.median(big_s),
+        "torch.mm (1024, 1024) @ (1024, 1024)": flops(Counter({(1024, 1024, 1024): 1}))
+        / statistics.median(big_s),
     }
     peak, detail = fma_peak()
     print(f"\nGFLOP/s of matrix products (median of {repeats}), 1 core:")

@@ -9,9 +9,9 @@ Generated from book/07_bptt.ipynb.
 # differ).
 
 
-import numbers
 import numpy as np
 from collections.abc import Callable
+from .utils import check_int
 
 
 # --- from book/07_bptt.ipynb ---
@@ -35,10 +35,7 @@ def init_bptt_params(
         ("num_hiddens", num_hiddens),
         ("num_outputs", num_outputs),
     ]:
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise TypeError(f"{name} must be an int, got {value!r}")
-        if value < 1:
-            raise ValueError(f"{name} must be >= 1, got {value!r}")
+        check_int(name, value, 1)
     if not scale > 0:
         raise ValueError(f"scale must be positive, got {scale!r}")
     rng = np.random.default_rng(seed)
@@ -181,12 +178,7 @@ def rnn_bptt(
         params, xs, h0, ys
     )
     if truncate is not None:
-        if isinstance(truncate, bool) or not isinstance(
-            truncate, numbers.Integral
-        ):
-            raise TypeError(f"truncate must be an int, got {truncate!r}")
-        if truncate < 1:
-            raise ValueError(f"truncate must be >= 1, got {truncate!r}")
+        check_int("truncate", truncate, 1)
     if scales is not None:
         scales = np.asarray(scales, dtype=xs.dtype)
         if scales.shape not in [(num_steps,), (num_steps, batch_size)]:

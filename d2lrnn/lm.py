@@ -12,8 +12,9 @@ Generated from book/03_language_models.ipynb.
 import random
 import torch
 from collections.abc import Iterator
-from .ngram import _as_corpus, _check_int, split_corpus
+from .ngram import _as_corpus, split_corpus
 from .text import Vocab, load_corpus_time_machine
+from .utils import check_int
 
 
 # --- from book/03_language_models.ipynb ---
@@ -25,8 +26,8 @@ def _check_seq_args(corpus: object, batch_size: object, num_steps: object,
     Defined in ``book/03_language_models.ipynb``.
     """
     corpus = _as_corpus(corpus)
-    batch_size = _check_int("batch_size", batch_size, 1)
-    num_steps = _check_int("num_steps", num_steps, 1)
+    batch_size = check_int("batch_size", batch_size, 1)
+    num_steps = check_int("num_steps", num_steps, 1)
     if max_offset is None:
         max_offset = num_steps - 1
     # One batch needs batch_size * num_steps inputs, one more token for the
@@ -92,8 +93,8 @@ def seq_data_iter_sequential(
     Defined in ``book/03_language_models.ipynb``.
     """
     if offset is not None:
-        steps = _check_int("num_steps", num_steps, 1)
-        offset = _check_int("offset", offset, 0)
+        steps = check_int("num_steps", num_steps, 1)
+        offset = check_int("offset", offset, 0)
         if offset >= steps:
             raise ValueError(
                 f"offset must be in [0, num_steps={steps}), got {offset}")
@@ -191,8 +192,8 @@ def load_data_time_machine(
 
     Defined in ``book/03_language_models.ipynb``.
     """
-    _check_int("batch_size", batch_size, 1)
-    _check_int("num_steps", num_steps, 1)
+    check_int("batch_size", batch_size, 1)
+    check_int("num_steps", num_steps, 1)
     corpus, vocab = load_corpus_time_machine(max_tokens, token)
     train, val = split_corpus(corpus, val_fraction)
     train_iter = SeqDataLoader(train, batch_size, num_steps, use_random_iter)

@@ -16,21 +16,10 @@ from collections.abc import Callable
 from torch import nn
 from torch import nn  # noqa: F811
 from torch.nn import functional as F  # noqa: F811
+from .utils import check_int
 
 
 # --- from book/05_rnn_scratch.ipynb ---
-
-def _check_positive_int(name: str, value: object) -> int:
-    """Return ``value`` if it is an int >= 1, else raise naming ``name``.
-
-    Defined in ``book/05_rnn_scratch.ipynb``.
-    """
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f'{name} must be an int, got {value!r}')
-    if value < 1:
-        raise ValueError(f'{name} must be >= 1, got {value}')
-    return value
-
 
 def init_rnn_params(vocab_size: int, num_hiddens: int,
                     device: torch.device | None = None
@@ -39,8 +28,8 @@ def init_rnn_params(vocab_size: int, num_hiddens: int,
 
     Defined in ``book/05_rnn_scratch.ipynb``.
     """
-    _check_positive_int('vocab_size', vocab_size)
-    _check_positive_int('num_hiddens', num_hiddens)
+    check_int('vocab_size', vocab_size, 1)
+    check_int('num_hiddens', num_hiddens, 1)
     bound = 1 / math.sqrt(num_hiddens)
 
     def uniform(*shape: int) -> torch.Tensor:
@@ -63,7 +52,7 @@ def init_rnn_state(batch_size: int, num_hiddens: int,
 
     Defined in ``book/05_rnn_scratch.ipynb``.
     """
-    _check_positive_int('batch_size', batch_size)
+    check_int('batch_size', batch_size, 1)
     return (torch.zeros((batch_size, num_hiddens), device=device),)
 
 
@@ -130,8 +119,8 @@ class RNNModelScratch(nn.Module):
                  init_state: Callable = init_rnn_state,
                  forward_fn: Callable = rnn) -> None:
         super().__init__()
-        self.vocab_size = _check_positive_int('vocab_size', vocab_size)
-        self.num_hiddens = _check_positive_int('num_hiddens', num_hiddens)
+        self.vocab_size = check_int('vocab_size', vocab_size, 1)
+        self.num_hiddens = check_int('num_hiddens', num_hiddens, 1)
         self.params = nn.ParameterList(
             get_params(vocab_size, num_hiddens, device))
         self.init_state, self.forward_fn = init_state, forward_fn
@@ -223,7 +212,7 @@ def rnn_fast(X: torch.Tensor, state: tuple[torch.Tensor],
     W_xh, W_hh, b_h, W_hq, b_q = params
     H, = state
     # X_t W_xh + b_h is row X_t of the small table W_xh + b_h: one lookup
-    # for all steps (index_select has the cheapest backward on CPUs)
+    # for all steps (index_select: the fastest backward pass we measured)
     A = torch.index_select(W_xh + b_h, 0, X.reshape(-1)).view(
         *X.shape, -1)  # (num_steps, batch_size, num_hiddens)
     Hs = tanh_recurrence(A, H, W_hh)  # (num_steps, batch_size, num_hiddens)
@@ -274,10 +263,7 @@ class RNNModel(nn.Module):
                     device: torch.device | None = None
                     ) -> torch.Tensor | tuple:
         """Zero state: a tensor, or a (H, C) tuple for an ``nn.LSTM``."""
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) \
-                or batch_size < 1:
-            raise ValueError(f'batch_size must be an int >= 1, '
-                             f'got {batch_size!r}')
+        check_int('batch_size', batch_size, 1)
         shape = (self.num_directions * self.rnn.num_layers, batch_size,
                  self.num_hiddens)
         dtype = self.linear.weight.dtype
@@ -288,18 +274,6 @@ class RNNModel(nn.Module):
 
 
 # --- from book/09_lstm_gru.ipynb ---
-
-def _check_size(name: str, value: object) -> int:
-    """Return ``value`` if it is an int >= 1, else raise naming ``name``.
-
-    Defined in ``book/09_lstm_gru.ipynb``.
-    """
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f'{name} must be an int, got {value!r}')
-    if value < 1:
-        raise ValueError(f'{name} must be >= 1, got {value}')
-    return value
-
 
 def _gate_block(num_inputs: int, num_hiddens: int,
                 device: torch.device | None) -> list[torch.Tensor]:
@@ -323,8 +297,8 @@ def init_lstm_params(vocab_size: int, num_hiddens: int,
 
     Defined in ``book/09_lstm_gru.ipynb``.
     """
-    _check_size('vocab_size', vocab_size)
-    _check_size('num_hiddens', num_hiddens)
+    check_int('vocab_size', vocab_size, 1)
+    check_int('num_hiddens', num_hiddens, 1)
     params = []
     for _ in range(4):  # input, forget, output gates, candidate cell
         params += _gate_block(vocab_size, num_hiddens, device)
@@ -344,8 +318,8 @@ def init_lstm_state(batch_size: int, num_hiddens: int,
 
     Defined in ``book/09_lstm_gru.ipynb``.
     """
-    _check_size('batch_size', batch_size)
-    _check_size('num_hiddens', num_hiddens)
+    check_int('batch_size', batch_size, 1)
+    check_int('num_hiddens', num_hiddens, 1)
     return (torch.zeros((batch_size, num_hiddens), device=device),
             torch.zeros((batch_size, num_hiddens), device=device))
 
@@ -426,8 +400,8 @@ def init_gru_params(vocab_size: int, num_hiddens: int,
 
     Defined in ``book/09_lstm_gru.ipynb``.
     """
-    _check_size('vocab_size', vocab_size)
-    _check_size('num_hiddens', num_hiddens)
+    check_int('vocab_size', vocab_size, 1)
+    check_int('num_hiddens', num_hiddens, 1)
     params = []
     for _ in range(3):  # update gate, reset gate, candidate state
         params += _gate_block(vocab_size, num_hiddens, device)
@@ -448,8 +422,8 @@ def init_gru_state(batch_size: int, num_hiddens: int,
 
     Defined in ``book/09_lstm_gru.ipynb``.
     """
-    _check_size('batch_size', batch_size)
-    _check_size('num_hiddens', num_hiddens)
+    check_int('batch_size', batch_size, 1)
+    check_int('num_hiddens', num_hiddens, 1)
     return (torch.zeros((batch_size, num_hiddens), device=device),)
 
 

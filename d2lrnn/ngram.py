@@ -13,21 +13,10 @@ import math
 import numbers
 import numpy as np
 import torch
+from .utils import check_int
 
 
 # --- from book/03_language_models.ipynb ---
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    """Return ``value`` as an int, or raise if it is not an int >= minimum.
-
-    Defined in ``book/03_language_models.ipynb``.
-    """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
 
 def _as_corpus(corpus: object, name: str = "corpus") -> torch.Tensor:
     """Return ``corpus`` (tensor or sequence of ints) as a 1-D long tensor.
@@ -81,8 +70,8 @@ def ngram_counts(
 
     Defined in ``book/03_language_models.ipynb``.
     """
-    n = _check_int("n", n, 1)
-    vocab_size = _check_int("vocab_size", vocab_size, 1)
+    n = check_int("n", n, 1)
+    vocab_size = check_int("vocab_size", vocab_size, 1)
     corpus = _as_corpus(corpus)
     if len(corpus) and corpus.max() >= vocab_size:
         raise ValueError(
@@ -122,8 +111,8 @@ class NGramLM:
 
     def __init__(self, n: int, vocab_size: int, k: float = 1.0) -> None:
         """Make an empty model; ``fit`` counts a training corpus."""
-        self.n = _check_int("n", n, 1)
-        self.vocab_size = _check_int("vocab_size", vocab_size, 1)
+        self.n = check_int("n", n, 1)
+        self.vocab_size = check_int("vocab_size", vocab_size, 1)
         if isinstance(k, bool) or not isinstance(k, numbers.Real):
             raise TypeError(f"k must be a number, got {k!r}")
         if not 0 <= k < float("inf"):
@@ -222,8 +211,8 @@ def zipf_exponent(freqs: object, min_rank: int = 10,
 
     Defined in ``book/03_language_models.ipynb``.
     """
-    min_rank = _check_int("min_rank", min_rank, 1)
-    max_rank = _check_int("max_rank", max_rank, min_rank + 1)
+    min_rank = check_int("min_rank", min_rank, 1)
+    max_rank = check_int("max_rank", max_rank, min_rank + 1)
     freqs = np.sort(np.asarray(freqs, dtype=np.float64))[::-1]
     if freqs.ndim != 1 or len(freqs) < max_rank:
         raise ValueError(
@@ -248,7 +237,7 @@ def perplexity_from_nll(total_nll: float, num_tokens: int) -> float:
 
     Defined in ``book/03_language_models.ipynb``.
     """
-    num_tokens = _check_int("num_tokens", num_tokens, 1)
+    num_tokens = check_int("num_tokens", num_tokens, 1)
     total_nll = float(total_nll)
     if math.isnan(total_nll) or total_nll < 0:
         raise ValueError(f"total_nll must be >= 0, got {total_nll}")
@@ -306,7 +295,7 @@ class InterpolatedNGramLM:
 
     def __init__(self, max_n: int, vocab_size: int, k: float = 0.01) -> None:
         """Make the empty components; ``k`` must be > 0."""
-        self.max_n = _check_int("max_n", max_n, 1)
+        self.max_n = check_int("max_n", max_n, 1)
         if isinstance(k, bool) or not isinstance(k, numbers.Real) or k <= 0:
             raise ValueError(f"k must be a number > 0, got {k!r}")
         self.models = [NGramLM(n, vocab_size, k) for n in range(1, max_n + 1)]
@@ -320,7 +309,7 @@ class InterpolatedNGramLM:
     def fit(self, corpus: torch.Tensor, dev_fraction: float = 0.1,
             num_iters: int = 50) -> "InterpolatedNGramLM":
         """Fit the weights on a dev part, then the components on ``corpus``."""
-        num_iters = _check_int("num_iters", num_iters, 0)
+        num_iters = check_int("num_iters", num_iters, 0)
         fit_part, dev_part = split_corpus(corpus, dev_fraction)
         if len(dev_part) == 0 or len(fit_part) < self.max_n:
             raise ValueError(
@@ -368,9 +357,9 @@ def ngram_baselines(
 
     Defined in ``book/03_language_models.ipynb``.
     """
-    max_n = _check_int("max_n", max_n, 1)
-    vocab_size = _check_int("vocab_size", vocab_size, 1)
-    interpolated_n = _check_int("interpolated_n", interpolated_n, 0)
+    max_n = check_int("max_n", max_n, 1)
+    vocab_size = check_int("vocab_size", vocab_size, 1)
+    interpolated_n = check_int("interpolated_n", interpolated_n, 0)
     train, val = _as_corpus(train, "train"), _as_corpus(val, "val")
     longest = max(max_n, interpolated_n)
     if len(train) < longest - 1 or len(val) == 0:

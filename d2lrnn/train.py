@@ -19,7 +19,7 @@ from torch.nn import functional as F  # noqa: F811
 from .ngram import perplexity_from_nll
 from .plot import Animator
 from .text import Vocab
-from .utils import Accumulator, Timer
+from .utils import Accumulator, Timer, check_int
 
 
 # --- from book/05_rnn_scratch.ipynb ---
@@ -42,9 +42,7 @@ def predict(prefix: str, num_preds: int, net: nn.Module, vocab: Vocab,
     """
     if not isinstance(prefix, str) or not prefix:
         raise ValueError(f'prefix must be a non-empty str, got {prefix!r}')
-    if isinstance(num_preds, bool) or not isinstance(num_preds, int) \
-            or num_preds < 0:
-        raise ValueError(f'num_preds must be an int >= 0, got {num_preds!r}')
+    check_int('num_preds', num_preds, 0)
     if temperature is not None and not (
             isinstance(temperature, (int, float))
             and math.isfinite(temperature) and temperature > 0):
@@ -201,9 +199,7 @@ def train_lm(net: nn.Module, train_iter, val_iter, vocab: Vocab,
 
     Defined in ``book/05_rnn_scratch.ipynb``.
     """
-    if isinstance(num_epochs, bool) or not isinstance(num_epochs, int) \
-            or num_epochs < 1:
-        raise ValueError(f'num_epochs must be an int >= 1, got {num_epochs!r}')
+    check_int('num_epochs', num_epochs, 1)
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
         raise ValueError(f'lr must be a finite number > 0, got {lr!r}')
     if optimizer == 'adam':

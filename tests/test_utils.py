@@ -1,9 +1,10 @@
-"""Tests for d2lrnn.utils: try_gpu, Timer, Accumulator."""
+"""Tests for d2lrnn.utils: try_gpu, Timer, Accumulator, check_int."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given
@@ -108,3 +109,15 @@ def test_accumulator_rejects_wrong_number_of_values():
 def test_accumulator_rejects_bad_size(bad):
     with pytest.raises(ValueError, match="n must be a positive int"):
         d2l.Accumulator(bad)
+
+
+def test_check_int_accepts_integers_and_names_bad_values():
+    assert d2l.check_int("n", 3, 1) == 3
+    value = d2l.check_int("n", np.int64(4), 0)
+    assert value == 4 and type(value) is int
+    with pytest.raises(TypeError, match="n must be an int, got True"):
+        d2l.check_int("n", True, 0)
+    with pytest.raises(TypeError, match="n must be an int, got 2.0"):
+        d2l.check_int("n", 2.0, 0)
+    with pytest.raises(ValueError, match="n must be >= 1, got 0"):
+        d2l.check_int("n", 0, 1)

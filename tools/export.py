@@ -43,7 +43,7 @@ BANNER = (
 # One line per module: what it is for.  A #@save cell naming a module not listed
 # here is an error, so the package cannot grow a module nobody described.
 MODULE_DOCS = {
-    "utils": "Small shared helpers: devices, timers, accumulators.",
+    "utils": "Small shared helpers: devices, timers, accumulators, argument checks.",
     "plot": "Plotting helpers built on matplotlib.",
     "data": "Datasets: a registry of files with SHA-1 hashes, downloads, mirrors.",
     "text": "Text preprocessing: tokenization and vocabularies.",
