@@ -8,7 +8,7 @@ Each name is defined in a notebook of book/; ``help(name)`` says which.
 # `python tools/export.py` (a test fails if this file and the notebooks
 # differ).
 
-from .utils import Accumulator, Timer, check_int, try_gpu
+from .utils import Accumulator, SEED_OFFSET_VAR, Timer, check_int, generator, manual_seed, numpy_rng, try_gpu
 from .bptt import RNN_PARAM_NAMES, init_bptt_params, numerical_gradient, rnn_bptt, rnn_forward, rnn_loss
 from .data import ChecksumError, DATA_HUB, DATA_URL, DownloadError, download, file_sha1
 from .ngram import InterpolatedNGramLM, NGramLM, ngram_baselines, ngram_counts, perplexity, perplexity_from_nll, split_corpus, tune_add_k, zipf_exponent
@@ -32,6 +32,7 @@ __all__ = [
     "RNNModel",
     "RNNModelScratch",
     "RNN_PARAM_NAMES",
+    "SEED_OFFSET_VAR",
     "SeqDataLoader",
     "Timer",
     "Vocab",
@@ -41,6 +42,7 @@ __all__ = [
     "download",
     "evaluate_perplexity",
     "file_sha1",
+    "generator",
     "grad_clipping",
     "grad_clipping_elementwise",
     "gru",
@@ -59,9 +61,11 @@ __all__ = [
     "lstm",
     "lstm_params_from_nn",
     "lstm_step",
+    "manual_seed",
     "ngram_baselines",
     "ngram_counts",
     "numerical_gradient",
+    "numpy_rng",
     "perplexity",
     "perplexity_from_nll",
     "plot",

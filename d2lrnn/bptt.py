@@ -11,7 +11,7 @@ Generated from book/07_bptt.ipynb.
 
 import numpy as np
 from collections.abc import Callable
-from .utils import check_int
+from .utils import check_int, numpy_rng
 
 
 # --- from book/07_bptt.ipynb ---
@@ -38,7 +38,7 @@ def init_bptt_params(
         check_int(name, value, 1)
     if not scale > 0:
         raise ValueError(f"scale must be positive, got {scale!r}")
-    rng = np.random.default_rng(seed)
+    rng = numpy_rng(seed)
     return {
         "U": rng.normal(0.0, scale, (num_hiddens, num_inputs)),
         "W": rng.normal(0.0, scale, (num_hiddens, num_hiddens)),

@@ -11,8 +11,59 @@ Generated from book/01_sequence_models.ipynb, book/03_language_models.ipynb.
 
 import numbers
 import numpy as np
+import os
+import random
 import time
 import torch
+
+
+# --- from book/01_sequence_models.ipynb ---
+
+SEED_OFFSET_VAR = "D2LRNN_SEED_OFFSET"
+
+
+def _shifted_seed(seed: int) -> int:
+    """``seed`` plus the offset in ``$D2LRNN_SEED_OFFSET`` (0 if unset).
+
+    Defined in ``book/01_sequence_models.ipynb``.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
+    text = os.environ.get(SEED_OFFSET_VAR, "0")
+    if not text.strip().isdigit():
+        raise ValueError(
+            f"{SEED_OFFSET_VAR} must be an int >= 0, got {text!r}")
+    return seed + int(text)
+
+
+def manual_seed(seed: int) -> int:
+    """Seed Python's, NumPy's and torch's global generators; return the seed.
+
+    Defined in ``book/01_sequence_models.ipynb``.
+    """
+    shifted = _shifted_seed(seed)
+    random.seed(shifted)
+    np.random.seed(shifted % 2**32)
+    torch.manual_seed(shifted)
+    return shifted
+
+
+def generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:
+    """A torch ``Generator`` on ``device`` seeded with the shifted ``seed``.
+
+    Defined in ``book/01_sequence_models.ipynb``.
+    """
+    return torch.Generator(device=device).manual_seed(_shifted_seed(seed))
+
+
+def numpy_rng(seed: int) -> np.random.Generator:
+    """A NumPy ``Generator`` seeded with the shifted ``seed``.
+
+    Defined in ``book/01_sequence_models.ipynb``.
+    """
+    return np.random.default_rng(_shifted_seed(seed))
 
 
 # --- from book/01_sequence_models.ipynb ---
