@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch import nn
 from torch.profiler import profile
 
 import d2lrnn as d2l
@@ -48,3 +49,18 @@ def test_mm_shapes_rejects_unknown_kind_and_counts_flops():
     with pytest.raises(ValueError, match="unknown kind 'gru'"):
         bench.mm_shapes("gru", 2, 3, 4, 5)
     assert bench.flops(Counter({(2, 3, 4): 5})) == 2 * 2 * 3 * 4 * 5
+
+
+def test_only_nn_lstm_takes_the_onednn_route_on_cpu():
+    # Chapter 5 says so: in PyTorch 2.13's CPU build nn.LSTM trains through
+    # oneDNN's fused kernel, nn.RNN and nn.GRU through their own loops.
+    routes = {}
+    for layer in (nn.LSTM(8, 16), nn.GRU(8, 16), nn.RNN(8, 16)):
+        X = torch.randn(5, 3, 8)
+        with profile() as prof:
+            Y, _ = layer(X)
+            Y.sum().backward()
+        names = {event.name for event in prof.events()}
+        routes[type(layer).__name__] = "aten::mkldnn_rnn_layer" in names
+    onednn = torch.backends.mkldnn.is_available()
+    assert routes == {"LSTM": onednn, "GRU": False, "RNN": False}, routes
