@@ -8,7 +8,7 @@ Each name is defined in a notebook of book/; ``help(name)`` says which.
 # `python tools/export.py` (a test fails if this file and the notebooks
 # differ).
 
-from .utils import Accumulator, SEED_OFFSET_VAR, Timer, check_int, generator, manual_seed, numpy_rng, try_gpu
+from .utils import Accumulator, SEED_OFFSET_VAR, Timer, check_bool, check_callable, check_device, check_int, check_real, generator, manual_seed, numpy_rng, try_gpu
 from .bptt import RNN_PARAM_NAMES, init_bptt_params, numerical_gradient, rnn_bptt, rnn_forward, rnn_loss
 from .data import ChecksumError, DATA_HUB, DATA_URL, DownloadError, download, file_sha1
 from .ngram import InterpolatedNGramLM, NGramLM, ngram_baselines, ngram_counts, perplexity, perplexity_from_nll, split_corpus, tune_add_k, zipf_exponent
@@ -36,8 +36,12 @@ __all__ = [
     "SeqDataLoader",
     "Timer",
     "Vocab",
+    "check_bool",
+    "check_callable",
+    "check_device",
     "check_indices",
     "check_int",
+    "check_real",
     "collect_grads",
     "download",
     "evaluate_perplexity",
