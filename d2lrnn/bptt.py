@@ -11,7 +11,7 @@ Generated from book/07_bptt.ipynb.
 
 import numpy as np
 from collections.abc import Callable
-from .utils import check_int, numpy_rng
+from .utils import check_callable, check_int, check_real, numpy_rng
 
 
 # --- from book/07_bptt.ipynb ---
@@ -36,8 +36,7 @@ def init_bptt_params(
         ("num_outputs", num_outputs),
     ]:
         check_int(name, value, 1)
-    if not scale > 0:
-        raise ValueError(f"scale must be positive, got {scale!r}")
+    check_real("scale", scale, above=0)
     rng = numpy_rng(seed)
     return {
         "U": rng.normal(0.0, scale, (num_hiddens, num_inputs)),
@@ -156,6 +155,29 @@ def rnn_loss(
 
 # --- from book/07_bptt.ipynb ---
 
+def _check_scales(scales: object, num_steps: int, batch_size: int,
+                  dtype: np.dtype) -> np.ndarray:
+    """``scales`` of (num_steps,) or (num_steps, batch_size) as (T, B, 1).
+
+    Defined in ``book/07_bptt.ipynb``.
+    """
+    try:
+        scales = np.asarray(scales, dtype=dtype)
+    except (TypeError, ValueError):
+        raise TypeError(f"scales must be an array of numbers, got "
+                        f"{scales!r:.60}") from None
+    if scales.shape not in [(num_steps,), (num_steps, batch_size)]:
+        raise ValueError(
+            f"scales must have shape {(num_steps,)} or "
+            f"{(num_steps, batch_size)}, got {scales.shape}"
+        )
+    if not np.isfinite(scales).all():
+        raise ValueError(f"scales must be finite, got {scales}")
+    return np.broadcast_to(  # (num_steps, batch_size, 1)
+        scales.reshape(num_steps, -1, 1), (num_steps, batch_size, 1)
+    )
+
+
 def rnn_bptt(
     params: dict[str, np.ndarray],
     xs: np.ndarray,
@@ -180,15 +202,7 @@ def rnn_bptt(
     if truncate is not None:
         check_int("truncate", truncate, 1)
     if scales is not None:
-        scales = np.asarray(scales, dtype=xs.dtype)
-        if scales.shape not in [(num_steps,), (num_steps, batch_size)]:
-            raise ValueError(
-                f"scales must have shape {(num_steps,)} or "
-                f"{(num_steps, batch_size)}, got {scales.shape}"
-            )
-        scales = np.broadcast_to(  # (num_steps, batch_size, 1)
-            scales.reshape(num_steps, -1, 1), (num_steps, batch_size, 1)
-        )
+        scales = _check_scales(scales, num_steps, batch_size, xs.dtype)
     hs, probs = rnn_forward(params, xs, h0)  # (T, B, H), (T, B, Q)
     steps, batch = np.arange(num_steps)[:, None], np.arange(batch_size)
     loss = float(-np.log(probs[steps, batch, ys]).sum())
@@ -242,15 +256,18 @@ def numerical_gradient(
     """
     if not isinstance(x, np.ndarray) or x.dtype != np.float64:
         raise TypeError(f"x must be a float64 numpy array, got {x!r:.60}")
-    if not eps > 0:
-        raise ValueError(f"eps must be positive, got {eps!r}")
+    check_callable("f", f)
+    eps = check_real("eps", eps, above=0)
+    check_real("f()", f(), finite=False)  # a number, not an array
     grad = np.zeros_like(x)
     for i in np.ndindex(x.shape):
         old = x[i]
-        x[i] = old + eps
-        f_plus = f()
-        x[i] = old - eps
-        f_minus = f()
-        x[i] = old
+        try:
+            x[i] = old + eps
+            f_plus = f()
+            x[i] = old - eps
+            f_minus = f()
+        finally:  # x is restored even if f raises
+            x[i] = old
         grad[i] = (f_plus - f_minus) / (2 * eps)
     return grad

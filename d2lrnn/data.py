@@ -40,11 +40,23 @@ class DownloadError(ConnectionError):
     """
 
 
+def _check_path(name: str, value: object, allow_none: bool = False) -> None:
+    """Raise naming ``name`` unless ``value`` is a str or os.PathLike path.
+
+    Defined in ``book/02_text_preprocessing.ipynb``.
+    """
+    if not (isinstance(value, (str, os.PathLike))
+            or (allow_none and value is None)):
+        raise TypeError(f'{name} must be a str or os.PathLike path, got '
+                        f'{value!r}')
+
+
 def file_sha1(path: str | os.PathLike) -> str:
     """Return the hex SHA-1 digest of the file at ``path``.
 
     Defined in ``book/02_text_preprocessing.ipynb``.
     """
+    _check_path('path', path)  # an int would be read as a file descriptor
     digest = hashlib.sha1()
     with open(path, 'rb') as f:
         for chunk in iter(lambda: f.read(1 << 20), b''):
@@ -94,6 +106,7 @@ def download(name: str,
     if name not in DATA_HUB:
         raise KeyError(f'unknown data set name={name!r}; '
                        f'known names: {sorted(DATA_HUB)}')
+    _check_path('cache_dir', cache_dir, allow_none=True)
     url, sha1 = DATA_HUB[name]
     fname = url.rsplit('/', 1)[-1]
     mirror = os.environ.get('D2LRNN_DATA_DIR')

@@ -14,7 +14,7 @@ import torch
 from collections.abc import Iterator
 from .ngram import _as_corpus, split_corpus
 from .text import Vocab, load_corpus_time_machine
-from .utils import check_int
+from .utils import check_bool, check_int
 
 
 # --- from book/03_language_models.ipynb ---
@@ -140,9 +140,8 @@ class SeqDataLoader:
                  num_steps: int, use_random_iter: bool = False,
                  offset: int | None = None) -> None:
         """Validate the arguments; the corpus must fill one batch."""
-        if not isinstance(use_random_iter, bool):
-            raise TypeError(
-                f"use_random_iter must be a bool, got {use_random_iter!r}")
+        corpus = _as_corpus(corpus)  # a generator is read only once
+        check_bool("use_random_iter", use_random_iter)
         if use_random_iter and offset is not None:
             raise ValueError(
                 f"offset={offset!r} applies only to sequential partitioning")
@@ -150,7 +149,7 @@ class SeqDataLoader:
             seq_data_iter_random(corpus, batch_size, num_steps)  # validates
         else:
             seq_data_iter_sequential(corpus, batch_size, num_steps, offset)
-        self.corpus = _as_corpus(corpus)
+        self.corpus = corpus
         self.batch_size, self.num_steps = batch_size, num_steps
         self.use_random_iter, self.offset = use_random_iter, offset
 

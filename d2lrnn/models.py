@@ -16,7 +16,7 @@ from collections.abc import Callable
 from torch import nn
 from torch import nn  # noqa: F811
 from torch.nn import functional as F  # noqa: F811
-from .utils import check_int
+from .utils import check_callable, check_device, check_int
 
 
 # --- from book/05_rnn_scratch.ipynb ---
@@ -30,6 +30,7 @@ def init_rnn_params(vocab_size: int, num_hiddens: int,
     """
     check_int('vocab_size', vocab_size, 1)
     check_int('num_hiddens', num_hiddens, 1)
+    device = check_device('device', device)
     bound = 1 / math.sqrt(num_hiddens)
 
     def uniform(*shape: int) -> torch.Tensor:
@@ -53,6 +54,8 @@ def init_rnn_state(batch_size: int, num_hiddens: int,
     Defined in ``book/05_rnn_scratch.ipynb``.
     """
     check_int('batch_size', batch_size, 1)
+    check_int('num_hiddens', num_hiddens, 1)
+    device = check_device('device', device)
     return (torch.zeros((batch_size, num_hiddens), device=device),)
 
 
@@ -62,6 +65,9 @@ def rnn_step(X_t: torch.Tensor, H: torch.Tensor,
              params: list[torch.Tensor]
              ) -> tuple[torch.Tensor, torch.Tensor]:
     """One time step: return the new state H and the output logits.
+
+    Unchecked, to stay as short as the maths: the model classes check
+    ``X`` and the state before they call it.
 
     Defined in ``book/05_rnn_scratch.ipynb``.
     """
@@ -74,6 +80,9 @@ def rnn(X: torch.Tensor, state: tuple[torch.Tensor],
         params: list[torch.Tensor]
         ) -> tuple[torch.Tensor, tuple[torch.Tensor]]:
     """Run the RNN step by step on indices ``X`` of (num_steps, batch_size).
+
+    Unchecked, to stay as short as the maths: the model classes check
+    ``X`` and the state before they call it.
 
     Defined in ``book/05_rnn_scratch.ipynb``.
     """
@@ -90,21 +99,79 @@ def rnn(X: torch.Tensor, state: tuple[torch.Tensor],
 
 # --- from book/05_rnn_scratch.ipynb ---
 
-def check_indices(X: torch.Tensor, vocab_size: int) -> None:
+def check_indices(X: torch.Tensor, vocab_size: int, name: str = 'X',
+                  device: torch.device | None = None) -> None:
     """Raise unless ``X`` is a non-empty 2-D long tensor of token indices.
+
+    With ``device``, ``X`` must also be on that device (the model's).
 
     Defined in ``book/05_rnn_scratch.ipynb``.
     """
+    check_int('vocab_size', vocab_size, 1)
     if not isinstance(X, torch.Tensor):
-        raise TypeError(f'X must be a tensor of token indices, got '
+        raise TypeError(f'{name} must be a tensor of token indices, got '
                         f'{type(X).__name__}')
     if X.dim() != 2 or X.dtype != torch.long or X.numel() == 0:
-        raise ValueError(f'X must be a non-empty 2-D long tensor of indices, '
-                         f'got shape {tuple(X.shape)} and {X.dtype}')
+        raise ValueError(f'{name} must be a non-empty 2-D long tensor of '
+                         f'indices, got shape {tuple(X.shape)} and {X.dtype}')
+    if device is not None and X.device != torch.device(device):
+        raise ValueError(f'{name} is on {X.device} but the model is on '
+                         f'{device}')
     low, high = X.min().item(), X.max().item()
     if low < 0 or high >= vocab_size:
-        raise ValueError(f'X must hold indices in [0, {vocab_size}) (the '
+        raise ValueError(f'{name} must hold indices in [0, {vocab_size}) (the '
                          f'vocabulary size), got values from {low} to {high}')
+
+
+def check_tensor(name: str, value: object, shape: tuple | None = None,
+                 like: torch.Tensor | None = None) -> torch.Tensor:
+    """Return ``value`` if it is a tensor of ``shape`` (None: any size).
+
+    With ``like``, ``value`` must also have the dtype and device of ``like``.
+
+    Defined in ``book/05_rnn_scratch.ipynb``.
+    """
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f'{name} must be a tensor, got {type(value).__name__}')
+    if shape is not None and (value.dim() != len(shape) or any(
+            w is not None and w != n
+            for w, n in zip(shape, value.shape, strict=True))):
+        note = ' (None: any size)' if None in shape else ''
+        raise ValueError(f'{name} must have shape {tuple(shape)}{note}, got '
+                         f'{tuple(value.shape)}')
+    if like is not None and value.dtype != like.dtype:
+        raise TypeError(f'{name} must have dtype {like.dtype}, got '
+                        f'{value.dtype}')
+    if like is not None and value.device != like.device:
+        raise ValueError(f'{name} must be on {like.device}, got {value.device}')
+    return value
+
+
+def check_state(state: torch.Tensor | tuple, expected: torch.Tensor | tuple,
+                like: torch.Tensor) -> None:
+    """Raise unless ``state`` is of the kind and shapes of ``expected``.
+
+    ``expected`` is what ``begin_state`` returns for the batch: a tensor or a
+    tuple of tensors; every state tensor must have the dtype and device of
+    ``like``, a parameter of the model.
+
+    Defined in ``book/05_rnn_scratch.ipynb``.
+    """
+    if isinstance(expected, tuple) != isinstance(state, tuple) or (
+            isinstance(state, tuple) and len(state) != len(expected)):
+        want = (f'a {len(expected)}-tuple of tensors'
+                if isinstance(expected, tuple) else 'a tensor')
+        got = (f'a {len(state)}-tuple' if isinstance(state, tuple)
+               else type(state).__name__)
+        raise TypeError(f'state must be {want}, as begin_state returns, '
+                        f'got {got}')
+    if isinstance(state, tuple):
+        pairs = [(f'state[{i}]', s, e) for i, (s, e) in enumerate(
+            zip(state, expected, strict=True))]
+    else:
+        pairs = [('state', state, expected)]
+    for name, s, e in pairs:
+        check_tensor(name, s, tuple(e.shape), like=like)
 
 
 class RNNModelScratch(nn.Module):
@@ -121,14 +188,18 @@ class RNNModelScratch(nn.Module):
         super().__init__()
         self.vocab_size = check_int('vocab_size', vocab_size, 1)
         self.num_hiddens = check_int('num_hiddens', num_hiddens, 1)
+        check_callable('get_params', get_params)
+        self.init_state = check_callable('init_state', init_state)
+        self.forward_fn = check_callable('forward_fn', forward_fn)
         self.params = nn.ParameterList(
             get_params(vocab_size, num_hiddens, device))
-        self.init_state, self.forward_fn = init_state, forward_fn
 
     def forward(self, X: torch.Tensor, state: tuple
                 ) -> tuple[torch.Tensor, tuple]:
         """Map indices (batch_size, num_steps) to logits and the new state."""
-        check_indices(X, self.vocab_size)
+        weight = self.params[0]
+        check_indices(X, self.vocab_size, device=weight.device)
+        check_state(state, self.begin_state(X.shape[0], X.device), weight)
         # X.T: (num_steps, batch_size); logits (num_steps*batch_size, vocab)
         return self.forward_fn(X.T, state, list(self.params))
 
@@ -192,6 +263,9 @@ def tanh_recurrence(A: torch.Tensor, H0: torch.Tensor,
                     W_hh: torch.Tensor) -> torch.Tensor:
     """All states of H_t = tanh(A_t + H_{t-1} W_hh), shape (T, batch, h).
 
+    Checks the shapes only (not dtypes or devices): ``RNNModelScratch``
+    checks ``X`` and the state before ``rnn_fast`` calls it.
+
     Defined in ``book/05_rnn_scratch.ipynb``.
     """
     if A.dim() != 3 or A.shape[0] < 1 or H0.shape != A.shape[1:] or \
@@ -206,6 +280,9 @@ def rnn_fast(X: torch.Tensor, state: tuple[torch.Tensor],
              params: list[torch.Tensor]
              ) -> tuple[torch.Tensor, tuple[torch.Tensor]]:
     """Same outputs as ``rnn``, with the per-step work batched over steps.
+
+    Unchecked, to stay as short as the maths: the model classes check
+    ``X`` and the state before they call it.
 
     Defined in ``book/05_rnn_scratch.ipynb``.
     """
@@ -223,6 +300,26 @@ def rnn_fast(X: torch.Tensor, state: tuple[torch.Tensor],
 
 # --- from book/06_rnn_concise.ipynb ---
 
+def _check_rnn_layer(rnn_layer: nn.RNNBase, vocab_size: int) -> None:
+    """Raise unless ``rnn_layer`` is a time-major layer on one-hot inputs.
+
+    Defined in ``book/06_rnn_concise.ipynb``.
+    """
+    if not isinstance(rnn_layer, nn.RNNBase):
+        raise TypeError(f'rnn_layer must be an nn.RNN, nn.GRU or '
+                        f'nn.LSTM, got {type(rnn_layer).__name__}')
+    if rnn_layer.batch_first:
+        raise ValueError('rnn_layer must be time-major '
+                         '(batch_first=False)')
+    if rnn_layer.proj_size:
+        raise ValueError(f'rnn_layer must have no projection (proj_size 0), '
+                         f'got proj_size={rnn_layer.proj_size}')
+    if rnn_layer.input_size != vocab_size:
+        raise ValueError(f'rnn_layer.input_size must equal vocab_size '
+                         f'{vocab_size} (one-hot inputs), got '
+                         f'{rnn_layer.input_size}')
+
+
 class RNNModel(nn.Module):
     """A language model around an ``nn.RNN``, ``nn.GRU`` or ``nn.LSTM``.
 
@@ -231,28 +328,26 @@ class RNNModel(nn.Module):
 
     def __init__(self, rnn_layer: nn.RNNBase, vocab_size: int) -> None:
         super().__init__()
-        if not isinstance(rnn_layer, nn.RNNBase):
-            raise TypeError(f'rnn_layer must be an nn.RNN, nn.GRU or '
-                            f'nn.LSTM, got {type(rnn_layer).__name__}')
-        if rnn_layer.batch_first:
-            raise ValueError('rnn_layer must be time-major '
-                             '(batch_first=False)')
-        if rnn_layer.input_size != vocab_size:
-            raise ValueError(f'rnn_layer.input_size must equal vocab_size '
-                             f'{vocab_size} (one-hot inputs), got '
-                             f'{rnn_layer.input_size}')
+        check_int('vocab_size', vocab_size, 1)
+        _check_rnn_layer(rnn_layer, vocab_size)
         self.rnn = rnn_layer
         self.vocab_size = vocab_size
         self.num_hiddens = rnn_layer.hidden_size
         self.num_directions = 2 if rnn_layer.bidirectional else 1
         self.linear = nn.Linear(self.num_hiddens * self.num_directions,
-                                vocab_size)
+                                vocab_size, dtype=rnn_layer.weight_ih_l0.dtype)
 
     def forward(self, X: torch.Tensor, state: torch.Tensor | tuple
                 ) -> tuple[torch.Tensor, torch.Tensor | tuple]:
-        """Map indices (batch_size, num_steps) to logits and the new state."""
-        check_indices(X, self.vocab_size)
+        """Map indices (batch_size, num_steps) to logits and the new state.
+
+        ``state=None`` starts from zeros, as in ``torch.nn``.
+        """
         weight = self.linear.weight
+        check_indices(X, self.vocab_size, device=weight.device)
+        if state is not None:
+            expected = self.begin_state(X.shape[0], X.device)
+            check_state(state, expected, weight)
         # (num_steps, batch_size, vocab_size)
         inputs = F.one_hot(X.T, self.vocab_size).to(weight.dtype)
         Y, state = self.rnn(inputs, state)  # Y: (num_steps, batch, dirs * h)
@@ -264,6 +359,7 @@ class RNNModel(nn.Module):
                     ) -> torch.Tensor | tuple:
         """Zero state: a tensor, or a (H, C) tuple for an ``nn.LSTM``."""
         check_int('batch_size', batch_size, 1)
+        device = check_device('device', device)
         shape = (self.num_directions * self.rnn.num_layers, batch_size,
                  self.num_hiddens)
         dtype = self.linear.weight.dtype
@@ -299,6 +395,7 @@ def init_lstm_params(vocab_size: int, num_hiddens: int,
     """
     check_int('vocab_size', vocab_size, 1)
     check_int('num_hiddens', num_hiddens, 1)
+    device = check_device('device', device)
     params = []
     for _ in range(4):  # input, forget, output gates, candidate cell
         params += _gate_block(vocab_size, num_hiddens, device)
@@ -320,6 +417,7 @@ def init_lstm_state(batch_size: int, num_hiddens: int,
     """
     check_int('batch_size', batch_size, 1)
     check_int('num_hiddens', num_hiddens, 1)
+    device = check_device('device', device)
     return (torch.zeros((batch_size, num_hiddens), device=device),
             torch.zeros((batch_size, num_hiddens), device=device))
 
@@ -328,6 +426,9 @@ def lstm_step(X_t: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor],
               params: list[torch.Tensor]
               ) -> tuple[torch.Tensor, torch.Tensor]:
     """One LSTM step on inputs (batch, num_inputs); return ``(H, C)``.
+
+    Unchecked, to stay as short as the maths: the model classes check
+    ``X`` and the state before they call it.
 
     Defined in ``book/09_lstm_gru.ipynb``.
     """
@@ -347,6 +448,9 @@ def lstm(X: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor],
          params: list[torch.Tensor]
          ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
     """Run an LSTM language model on indices X of (num_steps, batch_size).
+
+    Unchecked, to stay as short as the maths: the model classes check
+    ``X`` and the state before they call it.
 
     Defined in ``book/09_lstm_gru.ipynb``.
     """
@@ -373,10 +477,10 @@ def lstm_params_from_nn(layer: nn.LSTM, linear: nn.Linear
             or layer.bidirectional or not layer.bias or layer.proj_size:
         raise ValueError(f'layer must be a one-layer, one-direction nn.LSTM '
                          f'with biases, got {layer!r}')
-    if not isinstance(linear, nn.Linear) or \
+    if not isinstance(linear, nn.Linear) or linear.bias is None or \
             linear.in_features != layer.hidden_size:
-        raise ValueError(f'linear must be an nn.Linear with in_features '
-                         f'{layer.hidden_size}, got {linear!r}')
+        raise ValueError(f'linear must be an nn.Linear with a bias and '
+                         f'in_features {layer.hidden_size}, got {linear!r}')
     # torch order of the four blocks: input, forget, candidate (g), output
     W_ih = layer.weight_ih_l0.detach().chunk(4)  # 4 x (hiddens, inputs)
     W_hh = layer.weight_hh_l0.detach().chunk(4)  # 4 x (hiddens, hiddens)
@@ -402,6 +506,7 @@ def init_gru_params(vocab_size: int, num_hiddens: int,
     """
     check_int('vocab_size', vocab_size, 1)
     check_int('num_hiddens', num_hiddens, 1)
+    device = check_device('device', device)
     params = []
     for _ in range(3):  # update gate, reset gate, candidate state
         params += _gate_block(vocab_size, num_hiddens, device)
@@ -424,12 +529,16 @@ def init_gru_state(batch_size: int, num_hiddens: int,
     """
     check_int('batch_size', batch_size, 1)
     check_int('num_hiddens', num_hiddens, 1)
+    device = check_device('device', device)
     return (torch.zeros((batch_size, num_hiddens), device=device),)
 
 
 def gru_step(X_t: torch.Tensor, state: tuple[torch.Tensor],
              params: list[torch.Tensor]) -> tuple[torch.Tensor]:
     """One GRU step (PyTorch's variant) on (batch, inputs); return (H,).
+
+    Unchecked, to stay as short as the maths: the model classes check
+    ``X`` and the state before they call it.
 
     Defined in ``book/09_lstm_gru.ipynb``.
     """
@@ -445,6 +554,9 @@ def gru(X: torch.Tensor, state: tuple[torch.Tensor],
         params: list[torch.Tensor]
         ) -> tuple[torch.Tensor, tuple[torch.Tensor]]:
     """Run a GRU language model on indices X of (num_steps, batch_size).
+
+    Unchecked, to stay as short as the maths: the model classes check
+    ``X`` and the state before they call it.
 
     Defined in ``book/09_lstm_gru.ipynb``.
     """
@@ -469,10 +581,10 @@ def gru_params_from_nn(layer: nn.GRU, linear: nn.Linear
             or layer.bidirectional or not layer.bias:
         raise ValueError(f'layer must be a one-layer, one-direction nn.GRU '
                          f'with biases, got {layer!r}')
-    if not isinstance(linear, nn.Linear) or \
+    if not isinstance(linear, nn.Linear) or linear.bias is None or \
             linear.in_features != layer.hidden_size:
-        raise ValueError(f'linear must be an nn.Linear with in_features '
-                         f'{layer.hidden_size}, got {linear!r}')
+        raise ValueError(f'linear must be an nn.Linear with a bias and '
+                         f'in_features {layer.hidden_size}, got {linear!r}')
     # torch order of the three blocks: reset (r), update (z), new (n)
     W_ih = layer.weight_ih_l0.detach().chunk(3)  # 3 x (hiddens, inputs)
     W_hh = layer.weight_hh_l0.detach().chunk(3)  # 3 x (hiddens, hiddens)

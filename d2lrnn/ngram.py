@@ -13,13 +13,16 @@ import math
 import numbers
 import numpy as np
 import torch
-from .utils import check_int
+from .utils import check_int, check_real
 
 
 # --- from book/03_language_models.ipynb ---
 
-def _as_corpus(corpus: object, name: str = "corpus") -> torch.Tensor:
+def _as_corpus(corpus: object, name: str = "corpus",
+               vocab_size: int | None = None) -> torch.Tensor:
     """Return ``corpus`` (tensor or sequence of ints) as a 1-D long tensor.
+
+    With ``vocab_size`` every index must also be < vocab_size.
 
     Defined in ``book/03_language_models.ipynb``.
     """
@@ -43,6 +46,11 @@ def _as_corpus(corpus: object, name: str = "corpus") -> torch.Tensor:
         raise TypeError(f"{name} must hold integer indices, got {corpus.dtype}")
     if corpus.min() < 0:
         raise ValueError(f"{name} holds a negative index {corpus.min().item()}")
+    if vocab_size is not None and corpus.max() >= vocab_size:
+        raise ValueError(
+            f"{name} holds index {corpus.max().item()} >= vocab_size "
+            f"{vocab_size}"
+        )
     return corpus.to(torch.long).contiguous()
 
 
@@ -72,12 +80,7 @@ def ngram_counts(
     """
     n = check_int("n", n, 1)
     vocab_size = check_int("vocab_size", vocab_size, 1)
-    corpus = _as_corpus(corpus)
-    if len(corpus) and corpus.max() >= vocab_size:
-        raise ValueError(
-            f"corpus holds index {corpus.max().item()} >= vocab_size "
-            f"{vocab_size}"
-        )
+    corpus = _as_corpus(corpus, vocab_size=vocab_size)
     codes, counts = torch.unique(
         _ngram_codes(corpus, n, vocab_size), return_counts=True
     )
@@ -135,13 +138,7 @@ class NGramLM:
         return self
 
     def _check(self, corpus: object, name: str) -> torch.Tensor:
-        corpus = _as_corpus(corpus, name)
-        if len(corpus) and corpus.max() >= self.vocab_size:
-            raise ValueError(
-                f"{name} holds index {corpus.max().item()} >= vocab_size "
-                f"{self.vocab_size}"
-            )
-        return corpus
+        return _as_corpus(corpus, name, self.vocab_size)
 
     def _probs_of_codes(self, codes: torch.Tensor) -> torch.Tensor:
         counts = _lookup(self._keys, self._counts, codes)
@@ -196,10 +193,33 @@ class NGramLM:
     ) -> float:
         """Perplexity of the tokens that ``log_prob`` scores."""
         log_probs = self.log_prob(corpus, context)
+        if log_probs.numel() == 0:
+            raise ValueError(f"corpus leaves no token to score: give more "
+                             f"than n - 1 = {self.n - 1} tokens or a context")
         return perplexity_from_nll(-log_probs.sum().item(), log_probs.numel())
 
 
 # --- from book/03_language_models.ipynb ---
+
+def _as_counts(freqs: object) -> np.ndarray:
+    """Counts (a tensor, array or iterable) as a float64 array, all >= 0.
+
+    Defined in ``book/03_language_models.ipynb``.
+    """
+    try:
+        if not hasattr(freqs, "__array__"):
+            freqs = list(freqs)  # a generator, dict.values(), ...
+        counts = np.asarray(freqs)
+    except (TypeError, ValueError):  # not iterable, or ragged
+        counts = np.asarray(None)
+    if counts.dtype.kind not in "iuf":  # ints, unsigned ints, floats
+        raise TypeError(f"freqs must be a sequence of counts, got "
+                        f"{freqs!r:.60}")
+    counts = counts.astype(np.float64)
+    if not (np.isfinite(counts).all() and (counts >= 0).all()):
+        raise ValueError(f"freqs must be finite counts >= 0, got {freqs!r:.60}")
+    return counts
+
 
 def zipf_exponent(freqs: object, min_rank: int = 10,
                   max_rank: int = 1000) -> float:
@@ -213,7 +233,7 @@ def zipf_exponent(freqs: object, min_rank: int = 10,
     """
     min_rank = check_int("min_rank", min_rank, 1)
     max_rank = check_int("max_rank", max_rank, min_rank + 1)
-    freqs = np.sort(np.asarray(freqs, dtype=np.float64))[::-1]
+    freqs = np.sort(_as_counts(freqs))[::-1]
     if freqs.ndim != 1 or len(freqs) < max_rank:
         raise ValueError(
             f"freqs must be 1-D with >= max_rank = {max_rank} counts, got "
@@ -238,9 +258,8 @@ def perplexity_from_nll(total_nll: float, num_tokens: int) -> float:
     Defined in ``book/03_language_models.ipynb``.
     """
     num_tokens = check_int("num_tokens", num_tokens, 1)
-    total_nll = float(total_nll)
-    if math.isnan(total_nll) or total_nll < 0:
-        raise ValueError(f"total_nll must be >= 0, got {total_nll}")
+    total_nll = check_real(
+        "total_nll", total_nll, at_least=0, finite=False)
     try:
         return math.exp(total_nll / num_tokens)
     except OverflowError:
@@ -252,7 +271,15 @@ def perplexity(label_probs: object) -> float:
 
     Defined in ``book/03_language_models.ipynb``.
     """
-    probs = torch.as_tensor(label_probs, dtype=torch.float64).reshape(-1)
+    error = TypeError(f"label_probs must be probabilities, got "
+                      f"{label_probs!r:.60}")
+    if isinstance(label_probs, torch.Tensor) and (
+            label_probs.dtype.is_complex or label_probs.dtype == torch.bool):
+        raise error
+    try:
+        probs = torch.as_tensor(label_probs, dtype=torch.float64).reshape(-1)
+    except (TypeError, ValueError, RuntimeError):
+        raise error from None
     if probs.numel() == 0:
         raise ValueError("label_probs must not be empty")
     if bool(((probs < 0) | (probs > 1) | probs.isnan()).any()):
@@ -309,6 +336,8 @@ class InterpolatedNGramLM:
     def fit(self, corpus: torch.Tensor, dev_fraction: float = 0.1,
             num_iters: int = 50) -> "InterpolatedNGramLM":
         """Fit the weights on a dev part, then the components on ``corpus``."""
+        corpus = self.models[0]._check(corpus, "corpus")  # once: a generator
+        check_real("dev_fraction", dev_fraction, above=0, below=1)
         num_iters = check_int("num_iters", num_iters, 0)
         fit_part, dev_part = split_corpus(corpus, dev_fraction)
         if len(dev_part) == 0 or len(fit_part) < self.max_n:
@@ -333,12 +362,16 @@ class InterpolatedNGramLM:
     def log_prob(self, corpus: torch.Tensor,
                  context: torch.Tensor) -> torch.Tensor:
         """Log-probabilities of every token of ``corpus`` after ``context``."""
+        corpus = self.models[0]._check(corpus, "corpus")
+        context = self.models[0]._check(context, "context")
         probs = self._component_probs(corpus, context)  # (max_n, len(corpus))
         return torch.log(self.weights @ probs)  # (len(corpus),)
 
     def perplexity(self, corpus: torch.Tensor, context: torch.Tensor) -> float:
         """Perplexity of every token of ``corpus`` after ``context``."""
         log_probs = self.log_prob(corpus, context)
+        if log_probs.numel() == 0:
+            raise ValueError("corpus must not be empty")
         return perplexity_from_nll(-log_probs.sum().item(), log_probs.numel())
 
 
@@ -360,7 +393,8 @@ def ngram_baselines(
     max_n = check_int("max_n", max_n, 1)
     vocab_size = check_int("vocab_size", vocab_size, 1)
     interpolated_n = check_int("interpolated_n", interpolated_n, 0)
-    train, val = _as_corpus(train, "train"), _as_corpus(val, "val")
+    train = _as_corpus(train, "train", vocab_size)
+    val = _as_corpus(val, "val", vocab_size)
     longest = max(max_n, interpolated_n)
     if len(train) < longest - 1 or len(val) == 0:
         raise ValueError(
@@ -394,6 +428,13 @@ def tune_add_k(
 
     Defined in ``book/03_language_models.ipynb``.
     """
+    vocab_size = check_int("vocab_size", vocab_size, 1)
+    train = _as_corpus(train, "train", vocab_size)
+    check_real("dev_fraction", dev_fraction, above=0, below=1)
+    if not isinstance(grid, (list, tuple)) or not grid:
+        raise TypeError(f"grid must be a non-empty tuple of k, got {grid!r}")
+    for i, k in enumerate(grid):
+        check_real(f"grid[{i}]", k, at_least=0)
     fit_part, dev_part = split_corpus(train, dev_fraction)
     if len(dev_part) == 0:
         raise ValueError(f"dev_fraction {dev_fraction} leaves no dev tokens")

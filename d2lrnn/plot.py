@@ -10,21 +10,29 @@ Generated from book/01_sequence_models.ipynb.
 
 
 import matplotlib.pyplot as plt  # noqa: F811
+import matplotlib.scale
 import numpy as np  # noqa: F811 (a module of its own)
 from collections.abc import Sequence
 from typing import Any
+from .utils import check_real
 
 
 # --- from book/01_sequence_models.ipynb ---
 
-def _to_numpy(x: Any) -> np.ndarray:
+def _to_numpy(x: Any, name: str) -> np.ndarray:
     """Turn a list, array or tensor (on any device) into a NumPy array.
 
     Defined in ``book/01_sequence_models.ipynb``.
     """
     if hasattr(x, "detach"):  # a torch.Tensor, possibly on a GPU
         x = x.detach().cpu().numpy()
-    return np.asarray(x, dtype=float)
+    try:
+        x = np.asarray(x, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must hold numbers, got {x!r:.60}") from None
+    if x.size == 0:
+        raise ValueError(f"{name} must not be empty")
+    return x
 
 
 def _as_series(data: Any, name: str) -> list[np.ndarray]:
@@ -33,18 +41,63 @@ def _as_series(data: Any, name: str) -> list[np.ndarray]:
     Defined in ``book/01_sequence_models.ipynb``.
     """
     if hasattr(data, "ndim") and data.ndim == 2:
-        return [_to_numpy(row) for row in data]  # one series per row
+        if len(data) == 0:
+            raise ValueError(f"{name} must not be empty")
+        return [_to_numpy(row, name) for row in data]  # one series per row
     if hasattr(data, "ndim") and data.ndim == 1:
-        return [_to_numpy(data)]
+        return [_to_numpy(data, name)]
     if isinstance(data, (list, tuple)):
         if len(data) == 0:
             raise ValueError(f"{name} must not be empty")
         if all(np.ndim(d) == 0 for d in data):
-            return [_to_numpy(data)]  # a plain list of numbers
-        return [_to_numpy(d).reshape(-1) for d in data]
+            return [_to_numpy(data, name)]  # a plain list of numbers
+        return [_to_numpy(d, name).reshape(-1) for d in data]
+    shape = f" of shape {tuple(data.shape)}" if hasattr(data, "shape") else ""
     raise TypeError(
-        f"{name} must be a list, array or tensor, got {type(data).__name__}"
+        f"{name} must be a list, array or tensor of 1 or 2 dimensions, got "
+        f"{type(data).__name__}{shape}"
     )
+
+
+def _check_pair(name: str, value: Any, positive: bool = False) -> None:
+    """Raise naming ``name`` unless ``value`` is a pair of numbers.
+
+    With ``positive`` both must be > 0; otherwise either may be None (free).
+
+    Defined in ``book/01_sequence_models.ipynb``.
+    """
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise TypeError(f"{name} must be a pair of numbers, got {value!r}")
+    for v in value:
+        if positive or v is not None:
+            check_real(name, v, above=0 if positive else None)
+
+
+def _check_style(
+    xlabel: Any, ylabel: Any, xlim: Any, ylim: Any, xscale: Any,
+    yscale: Any, legend: Any, fmts: Any = ("-",), figsize: Any = (1, 1),
+) -> None:
+    """Raise naming the argument unless every plotting option is valid.
+
+    Defined in ``book/01_sequence_models.ipynb``.
+    """
+    for name, label in [("xlabel", xlabel), ("ylabel", ylabel)]:
+        if label is not None and not isinstance(label, str):
+            raise TypeError(f"{name} must be a str or None, got {label!r}")
+    for name, lim in [("xlim", xlim), ("ylim", ylim)]:
+        if lim is not None:
+            _check_pair(name, lim)
+    _check_pair("figsize", figsize, positive=True)
+    scales = matplotlib.scale.get_scale_names()
+    for name, scale in [("xscale", xscale), ("yscale", yscale)]:
+        if scale not in scales:
+            raise ValueError(f"{name} must be one of {scales}, got {scale!r}")
+    for name, texts in [("legend", legend), ("fmts", fmts)]:
+        if texts is not None and not (
+                isinstance(texts, (list, tuple)) and texts
+                and all(isinstance(t, str) for t in texts)):
+            raise TypeError(f"{name} must be a non-empty list of str, "
+                            f"got {texts!r}")
 
 
 def set_axes(
@@ -61,6 +114,9 @@ def set_axes(
 
     Defined in ``book/01_sequence_models.ipynb``.
     """
+    if not isinstance(axes, plt.Axes):
+        raise TypeError(f"axes must be matplotlib Axes, got {axes!r:.60}")
+    _check_style(xlabel, ylabel, xlim, ylim, xscale, yscale, legend)
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
     axes.set_xscale(xscale)
@@ -96,6 +152,10 @@ def plot(
 
     Defined in ``book/01_sequence_models.ipynb``.
     """
+    _check_style(xlabel, ylabel, xlim, ylim, xscale, yscale, legend, fmts,
+                 figsize)
+    if axes is not None and not isinstance(axes, plt.Axes):
+        raise TypeError(f"axes must be matplotlib Axes, got {axes!r:.60}")
     xs = _as_series(X, "X")
     if Y is None:
         xs, ys = [np.arange(len(x)) for x in xs], xs
@@ -113,6 +173,10 @@ def plot(
             raise ValueError(
                 f"series {i}: X has {len(x)} points but Y has {len(y)}"
             )
+    if legend is not None and len(legend) != len(ys):
+        raise ValueError(
+            f"legend names {len(legend)} series but there are {len(ys)}"
+        )
     if axes is None:
         _, axes = plt.subplots(figsize=figsize)
     for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
@@ -133,6 +197,24 @@ def _as_list(v: Any) -> list:
     if getattr(v, "ndim", 0) > 0:  # a 1-D array or tensor
         return list(v)
     return [v]
+
+
+def _as_points(v: Any, name: str) -> list[float | None]:
+    """``v`` (a number, None or a list of them) as a list of floats.
+
+    Defined in ``book/01_sequence_models.ipynb``.
+    """
+    points = _as_list(v)
+    if not points:
+        raise ValueError(f"{name} must not be empty")
+    error = TypeError(f"{name} must be a number, None or a list of them, "
+                      f"got {v!r:.60}")
+    if any(isinstance(p, (str, bytes, bool)) for p in points):
+        raise error
+    try:
+        return [None if p is None else float(p) for p in points]
+    except (TypeError, ValueError):
+        raise error from None
 
 
 def _in_notebook() -> bool:
@@ -170,6 +252,8 @@ class Animator:
         fmts: Sequence[str] = ("-", "m--", "g-.", "r:"),
         figsize: tuple[float, float] = (5, 3),
     ) -> None:
+        _check_style(xlabel, ylabel, xlim, ylim, xscale, yscale, legend, fmts,
+                     figsize)
         self.fig, self.axes = plt.subplots(figsize=figsize)
         # Hand the figure over to us: pyplot forgets it, so the inline
         # backend does not show it a second time at the end of the cell and
@@ -188,9 +272,9 @@ class Animator:
         ``ys`` is a number or a list with one entry per series; ``x`` is a
         number shared by all series or a list with one entry per series.
         """
-        ys = _as_list(ys)
+        ys = _as_points(ys, "ys")
         n = len(ys)
-        x = _as_list(x)
+        x = _as_points(x, "x")
         if len(x) == 1:
             x = x * n  # one x shared by all series
         if len(x) != n:
@@ -208,8 +292,8 @@ class Animator:
             )
         for i, (a, b) in enumerate(zip(x, ys, strict=True)):
             if a is not None and b is not None:
-                self.X[i].append(float(a))
-                self.Y[i].append(float(b))
+                self.X[i].append(a)
+                self.Y[i].append(b)
         self._draw()
 
     def _draw(self) -> None:

@@ -129,6 +129,8 @@ class Vocab:
             indices = indices.tolist()
         if isinstance(indices, (list, tuple)):
             return [self.to_tokens(i) for i in indices]
+        if isinstance(indices, bool):  # an int to Python, not an index
+            raise TypeError(f'an index must be an int, got {indices!r}')
         try:
             index = operator.index(indices)
         except TypeError:

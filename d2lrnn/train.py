@@ -9,17 +9,20 @@ Generated from book/05_rnn_scratch.ipynb, book/08_vanishing_exploding.ipynb.
 # differ).
 
 
+import contextlib
 import math  # noqa: F811
 import torch  # noqa: F811
 import types
 import types  # noqa: F811
 from collections.abc import Callable  # noqa: F811
+from collections.abc import Iterator
 from torch import nn  # noqa: F811
 from torch.nn import functional as F  # noqa: F811
+from .models import check_indices, check_tensor
 from .ngram import perplexity_from_nll
 from .plot import Animator
 from .text import Vocab
-from .utils import Accumulator, Timer, check_int
+from .utils import Accumulator, Timer, check_bool, check_callable, check_device, check_int, check_real
 
 
 # --- from book/05_rnn_scratch.ipynb ---
@@ -33,6 +36,56 @@ def _model_device(net: nn.Module) -> torch.device:
     return param.device if param is not None else torch.device('cpu')
 
 
+def _check_net(net: nn.Module, vocab: Vocab | None = None) -> None:
+    """Raise unless ``net`` is a language model (for ``vocab``, if given).
+
+    Defined in ``book/05_rnn_scratch.ipynb``.
+    """
+    if not isinstance(net, nn.Module) or not hasattr(net, 'begin_state'):
+        raise TypeError(f'net must be an nn.Module with a begin_state '
+                        f'method, got {type(net).__name__}')
+    if vocab is not None and not isinstance(vocab, Vocab):
+        raise TypeError(f'vocab must be a d2l.Vocab, got '
+                        f'{type(vocab).__name__}')
+    size = getattr(net, 'vocab_size', None)
+    if vocab is not None and size is not None and size != len(vocab):
+        raise ValueError(f'vocab has {len(vocab)} tokens but the net was '
+                         f'built for vocab_size={size}')
+
+
+def _check_prefix(prefix: str, vocab: Vocab) -> None:
+    """Raise unless ``prefix`` is text in the characters of ``vocab``.
+
+    Defined in ``book/05_rnn_scratch.ipynb``.
+    """
+    if not isinstance(prefix, str) or not prefix:
+        raise ValueError(f'prefix must be a non-empty str, got {prefix!r}')
+    words = [token for token, _ in vocab.token_freqs if len(token) != 1]
+    if words:
+        raise ValueError(f'vocab must hold characters (predict reads the '
+                         f'prefix one character at a time), got tokens '
+                         f'such as {words[0]!r}')
+    unknown = sorted(set(prefix) - set(vocab.token_to_idx))
+    if unknown:
+        raise ValueError(f'prefix {prefix!r} holds characters that are not '
+                         f'in the vocabulary: {unknown}')
+
+
+@contextlib.contextmanager
+def _eval_mode(net: nn.Module) -> Iterator[None]:
+    """Run a block in eval mode without gradients; restore the mode after.
+
+    Defined in ``book/05_rnn_scratch.ipynb``.
+    """
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:  # also when the block raises
+        net.train(was_training)
+
+
 def predict(prefix: str, num_preds: int, net: nn.Module, vocab: Vocab,
             device: torch.device | None = None,
             temperature: float | None = None) -> str:
@@ -40,19 +93,15 @@ def predict(prefix: str, num_preds: int, net: nn.Module, vocab: Vocab,
 
     Defined in ``book/05_rnn_scratch.ipynb``.
     """
-    if not isinstance(prefix, str) or not prefix:
-        raise ValueError(f'prefix must be a non-empty str, got {prefix!r}')
+    _check_net(net, vocab)
+    _check_prefix(prefix, vocab)
     check_int('num_preds', num_preds, 0)
-    if temperature is not None and not (
-            isinstance(temperature, (int, float))
-            and math.isfinite(temperature) and temperature > 0):
-        raise ValueError(f'temperature must be None or a finite number > 0, '
-                         f'got {temperature!r}')
+    if temperature is not None:
+        check_real('temperature', temperature, above=0)
+    device = check_device('device', device)
     device = _model_device(net) if device is None else device
     outputs = vocab[list(prefix)]
-    was_training = net.training
-    net.eval()
-    with torch.no_grad():
+    with _eval_mode(net):
         state = net.begin_state(1, device)
         if len(outputs) > 1:  # warm-up: read the prefix, keep only the state
             X = torch.tensor([outputs[:-1]], device=device)  # (1, len - 1)
@@ -65,7 +114,6 @@ def predict(prefix: str, num_preds: int, net: nn.Module, vocab: Vocab,
             else:
                 probs = F.softmax(Y[0].double() / temperature, dim=0)
                 outputs.append(int(torch.multinomial(probs, 1)))
-    net.train(was_training)
     return ''.join(vocab.to_tokens(outputs))
 
 
@@ -129,6 +177,27 @@ def _detach_state(state: torch.Tensor | tuple) -> torch.Tensor | tuple:
     return state.detach()
 
 
+def _minibatches(data_iter: object, name: str
+                 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Yield the ``(X, Y)`` pairs of ``data_iter``; raise on anything else.
+
+    Defined in ``book/05_rnn_scratch.ipynb``.
+    """
+    try:
+        batches = iter(data_iter)
+    except TypeError:
+        raise TypeError(f'{name} must be an iterable of (X, Y) minibatches, '
+                        f'got {type(data_iter).__name__}') from None
+    for i, batch in enumerate(batches):
+        if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+            raise TypeError(f'{name} must yield (X, Y) pairs, got '
+                            f'{type(batch).__name__} as minibatch {i}')
+        X, Y = batch
+        check_tensor('X', X, (None, None))  # (batch_size, num_steps)
+        check_tensor('Y', Y, tuple(X.shape))
+        yield X, Y
+
+
 def train_epoch(net: nn.Module, train_iter, loss: nn.Module,
                 updater: torch.optim.Optimizer, device: torch.device,
                 use_random_iter: bool = False, theta: float = 1.0
@@ -137,13 +206,18 @@ def train_epoch(net: nn.Module, train_iter, loss: nn.Module,
 
     Defined in ``book/05_rnn_scratch.ipynb``.
     """
+    _check_net(net)
+    check_callable('loss', loss)
     if not isinstance(updater, torch.optim.Optimizer):
         raise TypeError(f'updater must be a torch.optim.Optimizer, got '
                         f'{type(updater).__name__}')
+    check_device('device', device)
+    check_bool('use_random_iter', use_random_iter)
+    check_real('theta', theta, above=0)
     state, timer = None, Timer()
     metric = Accumulator(2)  # summed loss, number of tokens
     net.train()
-    for i, (X, Y) in enumerate(train_iter):
+    for i, (X, Y) in enumerate(_minibatches(train_iter, 'train_iter')):
         if state is None or use_random_iter:
             state = net.begin_state(X.shape[0], device)
         else:
@@ -151,6 +225,7 @@ def train_epoch(net: nn.Module, train_iter, loss: nn.Module,
         X, Y = X.to(device), Y.to(device)
         y = Y.T.reshape(-1)  # (num_steps * batch_size,), time-major
         y_hat, state = net(X, state)
+        check_indices(Y, y_hat.shape[-1], 'Y')  # labels are tokens too
         l = loss(y_hat, y).mean()  # noqa: E741 (d2l's name for the loss)
         if not math.isfinite(l.item()):
             raise FloatingPointError(
@@ -163,7 +238,8 @@ def train_epoch(net: nn.Module, train_iter, loss: nn.Module,
         metric.add(l.item() * y.numel(), y.numel())
     if metric[1] == 0:
         raise ValueError('train_iter yielded no minibatch')
-    return math.exp(metric[0] / metric[1]), metric[1] / timer.stop()
+    ppl = perplexity_from_nll(metric[0], int(metric[1]))  # inf if huge
+    return ppl, metric[1] / timer.stop()
 
 
 def evaluate_perplexity(net: nn.Module, data_iter, device: torch.device,
@@ -172,19 +248,22 @@ def evaluate_perplexity(net: nn.Module, data_iter, device: torch.device,
 
     Defined in ``book/05_rnn_scratch.ipynb``.
     """
+    _check_net(net)
+    check_device('device', device)
+    check_bool('use_random_iter', use_random_iter)
     total_nll, num_tokens, state = 0.0, 0, None
-    was_training = net.training
-    net.eval()
-    with torch.no_grad():
-        for X, Y in data_iter:
+    with _eval_mode(net):
+        for X, Y in _minibatches(data_iter, 'data_iter'):
             if state is None or use_random_iter:
                 state = net.begin_state(X.shape[0], device)
             X, Y = X.to(device), Y.to(device)
             y_hat, state = net(X, state)
+            check_indices(Y, y_hat.shape[-1], 'Y')
             total_nll += F.cross_entropy(y_hat, Y.T.reshape(-1),
                                          reduction='sum').item()
             num_tokens += Y.numel()
-    net.train(was_training)
+    if num_tokens == 0:
+        raise ValueError('data_iter yielded no minibatch')
     return perplexity_from_nll(total_nll, num_tokens)
 
 
@@ -197,11 +276,16 @@ def train_lm(net: nn.Module, train_iter, val_iter, vocab: Vocab,
              num_preds: int = 50) -> dict:
     """Train a language model; plot and return train and val perplexity.
 
+    ``val_iter=None`` (what ``load_data_time_machine(val_fraction=0)``
+    returns) trains without validation: ``history['val_ppl']`` stays empty.
+
     Defined in ``book/05_rnn_scratch.ipynb``.
     """
+    _check_net(net, vocab)
+    _check_prefix(prefix, vocab)  # now, not after the training
+    check_int('num_preds', num_preds, 0)
     check_int('num_epochs', num_epochs, 1)
-    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-        raise ValueError(f'lr must be a finite number > 0, got {lr!r}')
+    check_real('lr', lr, above=0)
     if optimizer == 'adam':
         updater = torch.optim.Adam(net.parameters(), lr=lr)
     elif optimizer == 'sgd':
@@ -210,9 +294,9 @@ def train_lm(net: nn.Module, train_iter, val_iter, vocab: Vocab,
         raise ValueError(f"optimizer must be 'adam' or 'sgd', "
                          f"got {optimizer!r}")
     loss = nn.CrossEntropyLoss()
+    legend = ['train'] if val_iter is None else ['train', 'validation']
     animator = Animator(xlabel='epoch', ylabel='perplexity',
-                            legend=['train', 'validation'],
-                            xlim=(1, num_epochs), yscale='log')
+                            legend=legend, xlim=(1, num_epochs), yscale='log')
     history = {'train_ppl': [], 'val_ppl': [], 'device': str(device)}
     num_tokens, seconds = 0.0, 0.0
     for epoch in range(num_epochs):
@@ -221,15 +305,19 @@ def train_lm(net: nn.Module, train_iter, val_iter, vocab: Vocab,
                                        device, use_random_iter, theta)
         elapsed = start.stop()
         num_tokens, seconds = num_tokens + speed * elapsed, seconds + elapsed
-        val_ppl = evaluate_perplexity(net, val_iter, device)
         history['train_ppl'].append(train_ppl)
-        history['val_ppl'].append(val_ppl)
-        animator.add(epoch + 1, [train_ppl, val_ppl])
+        ppls = [train_ppl]
+        if val_iter is not None:  # None: train without validation
+            val_ppl = evaluate_perplexity(net, val_iter, device)
+            history['val_ppl'].append(val_ppl)
+            ppls.append(val_ppl)
+        animator.add(epoch + 1, ppls)
     history['tokens_per_sec'] = num_tokens / seconds
     print(predict(prefix, num_preds, net, vocab, device))
-    print(f'train perplexity {train_ppl:.2f}, validation perplexity '
-          f'{val_ppl:.2f}, {history["tokens_per_sec"]:.0f} tokens/s '
-          f'on {device}')
+    summary = f'train perplexity {train_ppl:.2f}'
+    if val_iter is not None:
+        summary += f', validation perplexity {val_ppl:.2f}'
+    print(f'{summary}, {history["tokens_per_sec"]:.0f} tokens/s on {device}')
     return history
 
 
@@ -272,15 +360,18 @@ def state_gradient_norms(step: Callable, inputs: torch.Tensor,
 
     Defined in ``book/08_vanishing_exploding.ipynb``.
     """
-    if not isinstance(inputs, torch.Tensor) or inputs.dim() != 3:
+    check_callable('step', step)
+    if not isinstance(inputs, torch.Tensor) or inputs.dim() != 3 or \
+            not inputs.dtype.is_floating_point:
         raise ValueError(f'inputs must be a (num_steps, batch_size, '
-                         f'num_inputs) tensor, got {inputs!r:.60}')
+                         f'num_inputs) float tensor, got {inputs!r:.60}')
     if not isinstance(state, tuple) or not state:
         raise TypeError(f'state must be a non-empty tuple of tensors, got '
                         f'{type(state).__name__}')
-    if readout.dim() != 1 or readout.shape[0] != state[0].shape[-1]:
-        raise ValueError(f'readout must have shape ({state[0].shape[-1]},), '
-                         f'got {tuple(readout.shape)}')
+    for i, s in enumerate(state):  # each (batch_size, num_hiddens)
+        shape = (inputs.shape[1], None)
+        check_tensor(f'state[{i}]', s, shape, like=inputs)
+    check_tensor('readout', readout, (state[0].shape[-1],), like=inputs)
     with torch.enable_grad():
         states = [tuple(s.detach().requires_grad_(True) for s in state)]
         for X_t in inputs:  # X_t: (batch_size, num_inputs)
@@ -309,6 +400,10 @@ def information_flow_penalty(H: torch.Tensor, dH: torch.Tensor,
 
     Defined in ``book/08_vanishing_exploding.ipynb``.
     """
+    check_tensor('H', H)
+    check_tensor('dH', dH, like=H)
+    check_tensor('W_hh', W_hh, like=H)
+    eps = check_real('eps', eps, above=0)
     if H.dim() != 3 or dH.shape != H.shape or \
             W_hh.shape != (H.shape[-1], H.shape[-1]):
         raise ValueError(f'expected H and dH (T, batch, h), W_hh (h, h); got '

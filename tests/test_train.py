@@ -305,7 +305,7 @@ def test_train_lm_reports_train_and_validation(capsys):
 def test_train_lm_rejects_bad_arguments(kwargs, name):
     vocab = d2l.Vocab(list("abcd"))
     net = d2l.RNNModelScratch(len(vocab), 4)
-    args = {"lr": 0.1, "num_epochs": 1, "optimizer": "adam"} | kwargs
+    args = {"lr": 0.1, "num_epochs": 1, "optimizer": "adam", "prefix": "ab"} | kwargs
     with pytest.raises(ValueError, match=name):
         d2l.train_lm(
             net,
