@@ -165,10 +165,11 @@ def load_corpus_time_machine(max_tokens: int = -1, token: str = 'char'
     if max_tokens == 0 or max_tokens < -1:
         raise ValueError(f'max_tokens must be -1 (everything) or positive, '
                          f'got {max_tokens}')
-    tokens = tokenize(read_time_machine(), token)
-    vocab = Vocab(tokens)
-    # The lines of the book are not sentences, so they are simply joined.
-    corpus = torch.tensor([vocab[t] for line in tokens for t in line],
+    lines = [line for line in tokenize(read_time_machine(), token) if line]
+    if token == 'char':  # a line break is a word boundary: keep a space
+        lines = [line + [' '] for line in lines[:-1]] + lines[-1:]
+    vocab = Vocab(lines)
+    corpus = torch.tensor([vocab[t] for line in lines for t in line],
                           dtype=torch.long)  # (num_tokens,)
     if max_tokens > 0:
         corpus = corpus[:max_tokens]

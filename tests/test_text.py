@@ -212,12 +212,16 @@ def test_vocab_lookup_errors_name_the_value():
 @pytest.mark.parametrize("token", ["char", "word"])
 def test_load_corpus_time_machine_is_long_tensor_of_vocab(fake_book, token):
     corpus, vocab = text.load_corpus_time_machine(token=token)
-    tokens = text.tokenize(text.read_time_machine(), token)
-    flat = [t for line in tokens for t in line]
+    lines = text.read_time_machine()
+    tokens = text.tokenize(lines, token)
+    if token == "char":  # one space between consecutive non-empty lines
+        flat = list(" ".join(line for line in lines if line))
+    else:
+        flat = [t for line in tokens for t in line]
     assert isinstance(corpus, torch.Tensor)
     assert corpus.dtype == torch.long and corpus.dim() == 1
     assert vocab.to_tokens(corpus) == flat  # no <unk>: the vocab saw every token
-    assert vocab.idx_to_token == text.Vocab(tokens).idx_to_token
+    assert vocab.idx_to_token == text.Vocab([flat]).idx_to_token
 
 
 def test_load_corpus_time_machine_truncates(fake_book):
@@ -241,5 +245,5 @@ def test_load_corpus_time_machine_real_book_chars():
     corpus, vocab = text.load_corpus_time_machine()
     assert len(vocab) == 28  # <unk>, space and 26 letters
     assert vocab.idx_to_token[:4] == ["<unk>", " ", "e", "t"]
-    assert corpus.shape == (170580,)
+    assert corpus.shape == (173427,)  # 170580 letters and spaces + 2847 breaks
     assert int((corpus == vocab.unk).sum()) == 0
