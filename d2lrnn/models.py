@@ -10,12 +10,10 @@ Generated from book/05_rnn_scratch.ipynb, book/06_rnn_concise.ipynb, book/09_lst
 
 
 import math
-import math  # noqa: F811
-import torch  # noqa: F811
+import torch
 from collections.abc import Callable
 from torch import nn
-from torch import nn  # noqa: F811
-from torch.nn import functional as F  # noqa: F811
+from torch.nn import functional as F
 from .utils import check_callable, check_device, check_int
 
 

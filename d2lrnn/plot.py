@@ -9,9 +9,9 @@ Generated from book/01_sequence_models.ipynb.
 # differ).
 
 
-import matplotlib.pyplot as plt  # noqa: F811
+import matplotlib.pyplot as plt
 import matplotlib.scale
-import numpy as np  # noqa: F811 (a module of its own)
+import numpy as np
 from collections.abc import Sequence
 from typing import Any
 from .utils import check_real
@@ -224,7 +224,7 @@ def _in_notebook() -> bool:
     """
     try:
         from IPython import get_ipython
-    except ImportError:  # pragma: no cover - IPython is a dependency
+    except ImportError:  # IPython comes with Jupyter; a plain script may lack it
         return False
     shell = get_ipython()
     return shell is not None and hasattr(shell, "kernel")

@@ -10,14 +10,13 @@ Generated from book/05_rnn_scratch.ipynb, book/08_vanishing_exploding.ipynb.
 
 
 import contextlib
-import math  # noqa: F811
-import torch  # noqa: F811
+import math
+import torch
 import types
-import types  # noqa: F811
-from collections.abc import Callable  # noqa: F811
+from collections.abc import Callable
 from collections.abc import Iterator
-from torch import nn  # noqa: F811
-from torch.nn import functional as F  # noqa: F811
+from torch import nn
+from torch.nn import functional as F
 from .models import check_indices, check_tensor
 from .ngram import perplexity_from_nll
 from .plot import Animator
@@ -226,16 +225,16 @@ def train_epoch(net: nn.Module, train_iter, loss: nn.Module,
         y = Y.T.reshape(-1)  # (num_steps * batch_size,), time-major
         y_hat, state = net(X, state)
         check_indices(Y, y_hat.shape[-1], 'Y')  # labels are tokens too
-        l = loss(y_hat, y).mean()  # noqa: E741 (d2l's name for the loss)
-        if not math.isfinite(l.item()):
+        batch_loss = loss(y_hat, y).mean()  # d2l calls it l
+        if not math.isfinite(batch_loss.item()):
             raise FloatingPointError(
-                f'the training loss is {l.item()} at batch {i}; lower the '
+                f'the training loss is {batch_loss.item()} at batch {i}; lower the '
                 f'learning rate or theta (now {theta})')
         updater.zero_grad()
-        l.backward()
+        batch_loss.backward()
         grad_clipping(net, theta)
         updater.step()
-        metric.add(l.item() * y.numel(), y.numel())
+        metric.add(batch_loss.item() * y.numel(), y.numel())
     if metric[1] == 0:
         raise ValueError('train_iter yielded no minibatch')
     ppl = perplexity_from_nll(metric[0], int(metric[1]))  # inf if huge
