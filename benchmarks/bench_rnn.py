@@ -6,18 +6,25 @@ Usage (from the repository root)::
 
 For each hidden size it trains, on random tokens, for a few minibatches:
 
-* ``d2l-style``: the scratch loop of d2l, written here: one-hot inputs, three
-  matrix products per time step (input, recurrence, output), autograd,
-  d2l's gradient clipping and a hand-written SGD update;
-* ``fast``: ``d2lrnn.RNNModelScratch`` with ``d2lrnn.rnn_fast`` (row lookup,
-  outputs batched over the steps, hand-written BPTT for the recurrence);
+* ``d2l 0.17.6``: d2l's own code, when the ``d2l`` package is installed (the
+  test command installs release 0.17.6): its ``RNNModelScratch`` with
+  ``get_params``, ``init_rnn_state`` and ``rnn``, trained by its
+  ``train_epoch_ch8`` with its ``sgd`` updater;
+* ``d2l-style``: the same loop written here: one-hot inputs, three matrix
+  products per time step (input, recurrence, output), autograd, d2l's
+  gradient clipping and a hand-written SGD update;
+* ``fast tanh`` and ``fast sigmoid``: ``d2lrnn.RNNModelScratch`` with
+  ``d2lrnn.rnn_fast`` (row lookup, outputs batched over the steps,
+  hand-written BPTT for the recurrence), in its two forms
+  (``via_sigmoid=False`` / ``True``, chapter 18);
 * ``concise``: ``d2lrnn.RNNModel`` around ``nn.RNN``.
 
-All three clip the gradient at 1 and take an SGD step, so a measured step is
-what a training loop does.  Each model's throughput is also given as a
-fraction of the throughput ``torch.mm`` reaches on *that model's* matrix
-products alone (the same shapes, counted per minibatch, timed in the same
-run): 100% would mean the model spends all its time in matrix products.
+All of them clip the gradient at 1 and take an SGD step, so a measured step
+is what a training loop does.  ``fast/d2l`` is the faster of the two fast
+forms against d2l's own loop (against ``d2l-style`` without the package).
+Each model's throughput is also given as a fraction of the throughput
+``torch.mm`` reaches on *that model's* matrix products alone (the same
+shapes, counted per minibatch, timed in the same run): 100% would mean the model spends all its time in matrix products.
 The models and their ``torch.mm`` references are timed interleaved, several
 times, and the medians are reported.  The default clock is the process's CPU
 time: with one thread it is what a quiet machine's wall clock shows, and far
@@ -35,14 +42,17 @@ compiler and an x86-64 CPU with FMA are there.
 from __future__ import annotations
 
 import argparse
+import importlib
 import math
 import os
 import platform
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
+import types
 from collections import Counter
 from functools import partial
 from pathlib import Path
@@ -95,6 +105,64 @@ def d2l_step(X, Y, params, lr=0.1, theta=1.0):
         for p in params:
             p -= lr * p.grad
             p.grad.zero_()
+
+
+def d2l_release():
+    """d2l's ``torch`` module (release 0.17.6 in the test command), or None.
+
+    ``d2l/torch.py`` imports torchvision and pandas at the top and never uses
+    them in the functions timed here; where they are missing, empty stand-ins
+    are put into ``sys.modules`` for the import only (as in the parity tests).
+    """
+    stubs = {}
+    for name in ("torchvision", "pandas"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            stubs[name] = types.ModuleType(name)
+    if "torchvision" in stubs:
+        stubs["torchvision"].transforms = types.ModuleType("transforms")
+        stubs["torchvision.transforms"] = stubs["torchvision"].transforms
+    saved = {name: sys.modules.get(name) for name in stubs}
+    sys.modules.update(stubs)
+    try:
+        return importlib.import_module("d2l.torch")
+    except ImportError:
+        return None
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+
+
+def d2l_book_rnn(inputs, state, params):
+    """d2l's ``rnn`` as its book writes it (not part of the d2l package)."""
+    W_xh, W_hh, b_h, W_hq, b_q = params
+    H, = state
+    outputs = []
+    for X in inputs:  # X: (batch_size, vocab_size), one-hot
+        H = torch.tanh(torch.mm(X, W_xh) + torch.mm(H, W_hh) + b_h)
+        outputs.append(torch.mm(H, W_hq) + b_q)
+    return torch.cat(outputs, dim=0), (H,)
+
+
+def d2l_release_model(d2l_ref, vocab_size: int, num_hiddens: int):
+    """d2l's own RNNModelScratch around the book's scratch functions."""
+    return d2l_ref.RNNModelScratch(
+        vocab_size, num_hiddens, torch.device("cpu"),
+        lambda V, h, device: d2l_params(V, h),
+        lambda batch_size, h, device: (torch.zeros(batch_size, h),),
+        d2l_book_rnn)
+
+
+def d2l_release_step(d2l_ref, net, X, Y, lr=0.1):
+    """One training step through d2l's own train_epoch_ch8 and sgd."""
+    d2l_ref.train_epoch_ch8(
+        net, [(X, Y)], nn.CrossEntropyLoss(),
+        lambda batch_size: d2l_ref.sgd(net.params, lr, batch_size),
+        torch.device("cpu"), use_random_iter=True)
 
 
 def module_step(net, updater, X, Y, theta=1.0):
@@ -273,10 +341,12 @@ def main(argv: list[str] | None = None) -> int:
         f"({args.clock} clock, median of {args.repeats} interleaved runs) and, "
         f"in brackets, torch.mm's share at the model's own shapes\n"
     )
-    header = (
-        f"{'hidden':>6} | {'d2l-style':>16} | {'fast':>16} | "
-        f"{'concise':>16} | {'fast/d2l':>8} | {'mm GFLOP/s':>10}"
-    )
+    d2l_ref = d2l_release()
+    kinds = ["d2l 0.17.6"] if d2l_ref else []
+    kinds += ["d2l-style", "fast tanh", "fast sigmoid", "concise"]
+    baseline = "d2l 0.17.6" if d2l_ref else "d2l-style"
+    header = (f"{'hidden':>6} | " + " | ".join(f"{k:>16}" for k in kinds)
+              + f" | {'fast/d2l':>8} | {'mm GFLOP/s':>10}")
     print(header)
     print("-" * len(header))
     X = torch.randint(0, V, (B, T))
@@ -285,22 +355,26 @@ def main(argv: list[str] | None = None) -> int:
     for h in args.hiddens:
         number = max(5, int(2e8 / (B * T * (h * h + 4 * h * V))))
         params = d2l_params(V, h)
-        fast = d2l.RNNModelScratch(V, h, forward_fn=d2l.rnn_fast)
+        fast = {form: d2l.RNNModelScratch(
+            V, h, forward_fn=partial(d2l.rnn_fast, via_sigmoid=form))
+            for form in (False, True)}
         concise = d2l.RNNModel(nn.RNN(V, h), V)
-        runs = {
-            "d2l-style": partial(d2l_step, X, Y, params),
-            "fast": partial(
-                module_step, fast, torch.optim.SGD(fast.parameters(), lr=0.1), X, Y
-            ),
-            "concise": partial(
-                module_step,
-                concise,
-                torch.optim.SGD(concise.parameters(), lr=0.1),
-                X,
-                Y,
-            ),
-        }
-        shapes = {kind: mm_shapes(kind, B, T, V, h) for kind in runs}
+        runs = {"d2l-style": partial(d2l_step, X, Y, params)}
+        if d2l_ref:
+            net = d2l_release_model(d2l_ref, V, h)
+            runs = {"d2l 0.17.6": partial(d2l_release_step, d2l_ref, net, X, Y),
+                    **runs}
+        for form, name in ((False, "fast tanh"), (True, "fast sigmoid")):
+            runs[name] = partial(
+                module_step, fast[form],
+                torch.optim.SGD(fast[form].parameters(), lr=0.1), X, Y)
+        runs["concise"] = partial(
+            module_step, concise, torch.optim.SGD(concise.parameters(), lr=0.1),
+            X, Y)
+        shape_kind = {"d2l 0.17.6": "d2l-style", "d2l-style": "d2l-style",
+                      "fast tanh": "fast", "fast sigmoid": "fast",
+                      "concise": "concise"}
+        shapes = {kind: mm_shapes(shape_kind[kind], B, T, V, h) for kind in runs}
         a, b = torch.randn(B, h), torch.randn(h, h)
         square = partial(torch.mm, a, b)
         for fn in [*runs.values(), square]:  # warm-up
@@ -316,13 +390,14 @@ def main(argv: list[str] | None = None) -> int:
                 ideal[kind].append(mm_block(shapes[kind])[col])
             squares.append(time_block(square, 200)[col])
         cells, speeds = [], {}
-        for kind in runs:
+        for kind in kinds:
             seconds = statistics.median(steps[kind])
             speeds[kind] = B * T / seconds
             share = statistics.median(ideal[kind]) / seconds
             cells.append(f"{speeds[kind]:8.0f} ({100 * share:3.0f}%)")
         gflops = 2 * B * h * h / statistics.median(squares) / 1e9
-        ratios.append(speeds["fast"] / speeds["d2l-style"])
+        best_fast = max(speeds["fast tanh"], speeds["fast sigmoid"])
+        ratios.append(best_fast / speeds[baseline])
         print(
             f"{h:>6} | "
             + " | ".join(f"{c:>16}" for c in cells)

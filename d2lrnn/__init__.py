@@ -11,10 +11,12 @@ Each name is defined in a notebook of book/; ``help(name)`` says which.
 from .utils import Accumulator, SEED_OFFSET_VAR, Timer, check_bool, check_callable, check_device, check_int, check_real, generator, manual_seed, numpy_rng, try_gpu
 from .bptt import RNN_PARAM_NAMES, init_bptt_params, numerical_gradient, rnn_bptt, rnn_forward, rnn_loss
 from .data import ChecksumError, DATA_HUB, DATA_URL, DownloadError, download, file_sha1
+from .fast import rnn_fast, tanh_recurrence
+from .gated import gru, gru_params_from_nn, gru_step, init_gru_params, init_gru_state, init_lstm_params, init_lstm_state, lstm, lstm_params_from_nn, lstm_step
 from .ngram import InterpolatedNGramLM, NGramLM, ngram_baselines, ngram_counts, perplexity, perplexity_from_nll, split_corpus, tune_add_k, zipf_exponent
 from .text import Vocab, load_corpus_time_machine, read_time_machine, tokenize
 from .lm import SeqDataLoader, load_data_time_machine, seq_data_iter_random, seq_data_iter_sequential
-from .models import RNNModel, RNNModelScratch, check_indices, check_state, check_tensor, gru, gru_params_from_nn, gru_step, init_gru_params, init_gru_state, init_lstm_params, init_lstm_state, init_rnn_params, init_rnn_state, lstm, lstm_params_from_nn, lstm_step, rnn, rnn_fast, rnn_step, tanh_recurrence
+from .models import RNNModel, RNNModelScratch, check_indices, check_state, check_tensor, init_rnn_params, init_rnn_state, rnn, rnn_step
 from .plot import Animator, plot, set_axes
 from .train import collect_grads, evaluate_perplexity, grad_clipping, grad_clipping_elementwise, information_flow_penalty, predict, state_gradient_norms, train_epoch, train_lm
 

@@ -252,8 +252,8 @@ def perplexity_from_nll(total_nll: float, num_tokens: int) -> float:
     """Perplexity ``exp(total_nll / num_tokens)`` from a summed NLL in nats.
 
     Sum the negative log-likelihoods of all labels (over all batches) and
-    count the labels; averaging per-batch perplexities is wrong when the
-    batches hold different numbers of tokens.
+    count the labels; the mean of per-batch perplexities is too large even
+    for batches of equal size (exp is convex).
 
     Defined in ``book/03_language_models.ipynb``.
     """

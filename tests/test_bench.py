@@ -64,3 +64,16 @@ def test_only_nn_lstm_takes_the_onednn_route_on_cpu():
         routes[type(layer).__name__] = "aten::mkldnn_rnn_layer" in names
     onednn = torch.backends.mkldnn.is_available()
     assert routes == {"LSTM": onednn, "GRU": False, "RNN": False}, routes
+
+
+def test_d2l_release_runs_the_products_credited_to_it():
+    # The benchmark credits d2l's own loop with the products of d2l-style.
+    d2l_ref = bench.d2l_release()
+    assert d2l_ref is not None, "the test command installs d2l 0.17.6"
+    B, T, V, h = 3, 4, 6, 5
+    torch.manual_seed(0)
+    X, Y = torch.randint(0, V, (B, T)), torch.randint(0, V, (B, T))
+    net = bench.d2l_release_model(d2l_ref, V, h)
+    recorded = _recorded_products(
+        lambda: bench.d2l_release_step(d2l_ref, net, X, Y))
+    assert recorded == bench.mm_shapes("d2l-style", B, T, V, h)

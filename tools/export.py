@@ -49,7 +49,9 @@ MODULE_DOCS = {
     "text": "Text preprocessing: tokenization and vocabularies.",
     "ngram": "N-gram language models, perplexity and Zipf's law.",
     "lm": "Sequence data for language models: iterators and loaders.",
-    "models": "Recurrent models: from scratch and with torch.nn.",
+    "models": "Recurrent models: the scratch RNN and the torch.nn wrapper.",
+    "gated": "Gated cells from scratch: LSTM and GRU.",
+    "fast": "The fast scratch RNN: batched lookups and a hand-written BPTT.",
     "train": "Training loops, gradient clipping and text generation.",
     "bptt": "Backpropagation through time by hand.",
 }
