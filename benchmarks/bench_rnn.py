@@ -24,7 +24,8 @@ is what a training loop does.  ``fast/d2l`` is the faster of the two fast
 forms against d2l's own loop (against ``d2l-style`` without the package).
 Each model's throughput is also given as a fraction of the throughput
 ``torch.mm`` reaches on *that model's* matrix products alone (the same
-shapes, counted per minibatch, timed in the same run): 100% would mean the model spends all its time in matrix products.
+shapes, counted per minibatch, timed in the same run): 100% would mean
+the model spends all its time in matrix products.
 The models and their ``torch.mm`` references are timed interleaved, several
 times, and the medians are reported.  The default clock is the process's CPU
 time: with one thread it is what a quiet machine's wall clock shows, and far

@@ -17,7 +17,7 @@ from .ngram import InterpolatedNGramLM, NGramLM, ngram_baselines, ngram_counts, 
 from .text import Vocab, load_corpus_time_machine, read_time_machine, tokenize
 from .lm import SeqDataLoader, load_data_time_machine, seq_data_iter_random, seq_data_iter_sequential
 from .models import RNNModel, RNNModelScratch, check_indices, check_state, check_tensor, init_rnn_params, init_rnn_state, rnn, rnn_step
-from .plot import Animator, plot, set_axes
+from .plot import Animator, draw_arrow, draw_box, plot, set_axes
 from .train import collect_grads, evaluate_perplexity, grad_clipping, grad_clipping_elementwise, information_flow_penalty, predict, state_gradient_norms, train_epoch, train_lm
 
 __version__ = "0.1.0"
@@ -48,6 +48,8 @@ __all__ = [
     "check_tensor",
     "collect_grads",
     "download",
+    "draw_arrow",
+    "draw_box",
     "evaluate_perplexity",
     "file_sha1",
     "generator",
