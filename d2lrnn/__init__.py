@@ -13,7 +13,8 @@ from .bptt import RNN_PARAM_NAMES, init_bptt_params, numerical_gradient, rnn_bpt
 from .data import ChecksumError, DATA_HUB, DATA_URL, DownloadError, download, file_sha1
 from .fast import rnn_fast, tanh_recurrence
 from .gated import gru, gru_params_from_nn, gru_step, init_gru_params, init_gru_state, init_lstm_params, init_lstm_state, lstm, lstm_params_from_nn, lstm_step
-from .ngram import InterpolatedNGramLM, NGramLM, ngram_baselines, ngram_counts, perplexity, perplexity_from_nll, split_corpus, tune_add_k, zipf_exponent
+from .metrics import perplexity, perplexity_from_nll, zipf_exponent
+from .ngram import InterpolatedNGramLM, NGramLM, ngram_baselines, ngram_counts, split_corpus, tune_add_k
 from .text import Vocab, load_corpus_time_machine, read_time_machine, tokenize
 from .lm import SeqDataLoader, load_data_time_machine, seq_data_iter_random, seq_data_iter_sequential
 from .models import RNNModel, RNNModelScratch, check_indices, check_state, check_tensor, init_rnn_params, init_rnn_state, rnn, rnn_step

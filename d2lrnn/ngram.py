@@ -1,4 +1,4 @@
-"""N-gram language models, perplexity and Zipf's law.
+"""N-gram language models and held-out baselines.
 
 Generated from book/03_language_models.ipynb.
 """
@@ -9,10 +9,9 @@ Generated from book/03_language_models.ipynb.
 # differ).
 
 
-import math
 import numbers
-import numpy as np
 import torch
+from .metrics import perplexity_from_nll
 from .utils import check_int, check_real
 
 
@@ -197,94 +196,6 @@ class NGramLM:
             raise ValueError(f"corpus leaves no token to score: give more "
                              f"than n - 1 = {self.n - 1} tokens or a context")
         return perplexity_from_nll(-log_probs.sum().item(), log_probs.numel())
-
-
-# --- from book/03_language_models.ipynb ---
-
-def _as_counts(freqs: object) -> np.ndarray:
-    """Counts (a tensor, array or iterable) as a float64 array, all >= 0.
-
-    Defined in ``book/03_language_models.ipynb``.
-    """
-    try:
-        if not hasattr(freqs, "__array__"):
-            freqs = list(freqs)  # a generator, dict.values(), ...
-        counts = np.asarray(freqs)
-    except (TypeError, ValueError):  # not iterable, or ragged
-        counts = np.asarray(None)
-    if counts.dtype.kind not in "iuf":  # ints, unsigned ints, floats
-        raise TypeError(f"freqs must be a sequence of counts, got "
-                        f"{freqs!r:.60}")
-    counts = counts.astype(np.float64)
-    if not (np.isfinite(counts).all() and (counts >= 0).all()):
-        raise ValueError(f"freqs must be finite counts >= 0, got {freqs!r:.60}")
-    return counts
-
-
-def zipf_exponent(freqs: object, min_rank: int = 10,
-                  max_rank: int = 1000) -> float:
-    """Fit Zipf's exponent alpha of ``log n_i = -alpha log i + c``.
-
-    ``freqs`` are counts in any order; they are sorted by rank (1 = most
-    frequent) and the straight line is fitted by least squares on the ranks
-    ``min_rank`` to ``max_rank`` (both included).
-
-    Defined in ``book/03_language_models.ipynb``.
-    """
-    min_rank = check_int("min_rank", min_rank, 1)
-    max_rank = check_int("max_rank", max_rank, min_rank + 1)
-    freqs = np.sort(_as_counts(freqs))[::-1]
-    if freqs.ndim != 1 or len(freqs) < max_rank:
-        raise ValueError(
-            f"freqs must be 1-D with >= max_rank = {max_rank} counts, got "
-            f"shape {freqs.shape}"
-        )
-    if freqs[max_rank - 1] <= 0:
-        raise ValueError("freqs must be positive up to max_rank")
-    ranks = np.arange(min_rank, max_rank + 1, dtype=np.float64)
-    slope, _ = np.polyfit(np.log(ranks), np.log(freqs[min_rank - 1:max_rank]), 1)
-    return float(-slope)
-
-
-# --- from book/03_language_models.ipynb ---
-
-def perplexity_from_nll(total_nll: float, num_tokens: int) -> float:
-    """Perplexity ``exp(total_nll / num_tokens)`` from a summed NLL in nats.
-
-    Sum the negative log-likelihoods of all labels (over all batches) and
-    count the labels; the mean of per-batch perplexities is too large even
-    for batches of equal size (exp is convex).
-
-    Defined in ``book/03_language_models.ipynb``.
-    """
-    num_tokens = check_int("num_tokens", num_tokens, 1)
-    total_nll = check_real(
-        "total_nll", total_nll, at_least=0, finite=False)
-    try:
-        return math.exp(total_nll / num_tokens)
-    except OverflowError:
-        return math.inf
-
-
-def perplexity(label_probs: object) -> float:
-    """Perplexity of the probabilities a model gave the actual labels.
-
-    Defined in ``book/03_language_models.ipynb``.
-    """
-    error = TypeError(f"label_probs must be probabilities, got "
-                      f"{label_probs!r:.60}")
-    if isinstance(label_probs, torch.Tensor) and (
-            label_probs.dtype.is_complex or label_probs.dtype == torch.bool):
-        raise error
-    try:
-        probs = torch.as_tensor(label_probs, dtype=torch.float64).reshape(-1)
-    except (TypeError, ValueError, RuntimeError):
-        raise error from None
-    if probs.numel() == 0:
-        raise ValueError("label_probs must not be empty")
-    if bool(((probs < 0) | (probs > 1) | probs.isnan()).any()):
-        raise ValueError("label_probs must lie in [0, 1]")
-    return perplexity_from_nll(-torch.log(probs).sum().item(), probs.numel())
 
 
 # --- from book/03_language_models.ipynb ---

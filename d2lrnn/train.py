@@ -17,8 +17,8 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from torch import nn
 from torch.nn import functional as F
+from .metrics import perplexity_from_nll
 from .models import check_indices, check_tensor
-from .ngram import perplexity_from_nll
 from .plot import Animator
 from .text import Vocab
 from .utils import Accumulator, Timer, check_bool, check_callable, check_device, check_int, check_real
