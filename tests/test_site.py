@@ -636,7 +636,7 @@ def test_every_toc_page_works_offline(server, browser, record_property):
     host = urlsplit(server).netloc
     problems: list[str] = []
     totals = {"pages": 0, "formulas": 0, "images": 0, "links": 0, "figures": 0}
-    sharp = 0
+    numbered = sharp = 0
     weights: dict[str, int] = {}
     docs = toc_pages() + ["search"]  # the search page, with a query, too
     if os.environ.get("D2LRNN_SITE_PAGES"):  # e.g. "book/07_bptt search"
@@ -668,6 +668,8 @@ def test_every_toc_page_works_offline(server, browser, record_property):
                 totals["images"] += len(report["images"])
                 totals["links"] += links
                 totals["figures"] += len(report["figures"])
+                numbered += sum(bool(FIG_NUMBER.match(f["number"]))
+                                for f in report["figures"])
                 sharp += sum(
                     f["svg"] or f["naturalWidth"] >= 2 * f["shownWidth"]
                     for f in report["figures"]
@@ -682,8 +684,9 @@ def test_every_toc_page_works_offline(server, browser, record_property):
     heaviest = max(chapters, key=chapters.get) if chapters else "-"
     summary = (
         f"site test: {totals['pages']} pages at {' and '.join(map(str, WIDTHS))} px, "
-        f"{totals['formulas']} formulas typeset, {totals['figures']} numbered figures "
-        f"({sharp} sharp on HiDPI: SVG or 2x PNG), {totals['images']} images, "
+        f"{totals['formulas']} formulas typeset, {totals['figures']} figures "
+        f"({numbered} numbered, {sharp} sharp on HiDPI: SVG or 2x PNG), "
+        f"{totals['images']} images, "
         f"{totals['links']} internal links checked in "
         f"{time.perf_counter() - start:.1f} s; heaviest cold chapter page "
         f"{heaviest} {chapters.get(heaviest, 0) / 1e6:.2f} MB; "
