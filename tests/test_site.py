@@ -812,6 +812,37 @@ def figure_convention_problems(path: Path) -> list[str]:
     return problems
 
 
+def blurry_figure_problems(path: Path) -> list[str]:
+    """Once a notebook has been run with its setup cell (which asks matplotlib for
+    SVG), every figure it stores must be SVG, or a PNG stored at twice its display
+    size (metadata width at most half the pixels).  Outputs from before the setup
+    cell (execution_count None on it) are not judged: they change on the next run."""
+    nb = nbformat.read(path, as_version=4)
+    first = nb.cells[0] if nb.cells else None
+    if first is None or first.get("execution_count") is None:
+        return []
+    problems = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if "image/png" in data and "image/svg+xml" not in data:
+                shown = out.get("metadata", {}).get("image/png", {}).get("width")
+                pixels = _png_width(data["image/png"])
+                if not shown or pixels < 2 * float(shown):
+                    problems.append(
+                        f"{path.name} cell {cell.get('id')}: a 1x PNG figure "
+                        "(blurry on HiDPI screens); the setup cell asks for SVG"
+                    )
+    return problems
+
+
+def _png_width(b64: str) -> int:
+    import base64
+
+    head = base64.b64decode(b64[:64])
+    return int.from_bytes(head[16:20], "big") if head[12:16] == b"IHDR" else 0
+
+
 def interleaved_print_problems(path: Path) -> list[str]:
     """Cells whose prints are interleaved with figures must not have their streams
     merged (nb_merge_streams would move every print above the first figure)."""
@@ -839,6 +870,7 @@ def test_notebook_figures_follow_the_convention():
     notebooks = sorted((ROOT / "book").glob("*.ipynb"))
     problems = [p for path in notebooks for p in figure_convention_problems(path)]
     problems += [p for path in notebooks for p in interleaved_print_problems(path)]
+    problems += [p for path in notebooks for p in blurry_figure_problems(path)]
     assert not problems, "\n".join(problems)
 
 
@@ -864,3 +896,7 @@ def test_figure_convention_problems_finds_each_kind(tmp_path):
     assert sum("no mystnb.figure.name" in p for p in problems) == 1
     assert sum("figure_names" in p for p in problems) == 1
     assert len(interleaved_print_problems(path)) == 1
+    assert blurry_figure_problems(path) == []  # no setup cell run: not judged
+    nb.cells.insert(0, nbformat.v4.new_code_cell("# setup", execution_count=1))
+    nbformat.write(nb, path)
+    assert len(blurry_figure_problems(path)) == 3  # three 1x PNG figures
