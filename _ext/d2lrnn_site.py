@@ -13,18 +13,39 @@ as ``None`` and once as ``''`` (sphinx-doc/sphinx#13402, fixed in Sphinx 8.2).  
 sphinx-thebe's ``const THEBE_JS_URL`` this is a JavaScript error on every page, which
 the browser test (tests/test_site.py) rightly reports.  This extension drops the exact
 duplicates from each page's script list, as the upstream fix does.
+
+3. Figures of a cell that draws several get one name each (``NameCellFigures``),
+hence a number and a {numref} target; the convention is in the README.
+
+4. A lighter page: the template ``templates/layout.html`` and d2lrnn_assets.py
+(icons, search scripts, unused assets, lazy figures) and d2lrnn_purge.py (CSS rules
+that match nothing).  The MathJax context menu is loaded when a reader opens it
+(``static/d2lrnn-mathjax-menu.js``).
+
+5. ``static/d2lrnn.css`` and ``static/d2lrnn-scroll.js``: what scrolls sideways shows
+a cue, tables and outputs fit the column, figures keep readable labels on a phone.
+
+The theme's second header (pydata/pydata-sphinx-theme#2451) is switched off in
+_config.yml (``navbar_persistent: []``), not here.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
+import d2lrnn_assets as assets
+from docutils import nodes
 from pybtex.plugin import register_plugin
 from pybtex.style.formatting.plain import Style as PlainStyle
 from pybtex.style.labels import BaseLabelStyle
 from sphinx.application import Sphinx
+from sphinx.transforms import SphinxTransform
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
 
 STYLE = "d2lrnn_author_year"
 
@@ -97,9 +118,69 @@ def drop_duplicate_scripts(
     scripts[:] = unique
 
 
+class NameCellFigures(SphinxTransform):
+    """Name the figures of a cell that draws several, from its metadata.
+
+    myst-nb gives every figure of a cell the cell's ``mystnb.figure`` options, so a
+    cell with three plots cannot give each its own name there (three equal names
+    are an error).  Such a cell lists them instead, in order::
+
+        "d2lrnn": {"figure_names": ["fig-train-rnn", "fig-train-gru", ...]}
+
+    and each figure gets its name, hence a number and a {numref} target.
+    """
+
+    default_priority = 200  # before Sphinx's AutoNumbering (210) ids the figures
+
+    def apply(self, **kwargs: Any) -> None:
+        for cell in self.document.findall(nodes.container):
+            if cell.get("nb_element") != "cell_code":
+                continue
+            meta = cell.get("cell_metadata") or {}
+            names = (meta.get("d2lrnn") or {}).get("figure_names")
+            if not names:
+                continue
+            figures = list(cell.findall(nodes.figure))
+            if len(figures) != len(names):
+                logger.warning(
+                    "cell with d2lrnn.figure_names %s draws %d figures",
+                    names, len(figures), location=cell,
+                )
+            for figure, name in zip(figures, names, strict=False):
+                name = nodes.fully_normalize_name(name)
+                figure["names"].append(name)
+                if not figure["ids"] and nodes.make_id(name) not in self.document.ids:
+                    figure["ids"].append(nodes.make_id(name))
+                self.document.note_explicit_target(figure, figure)
+
+
+HERE = Path(__file__).resolve().parent
+
+
+def add_paths(app: Sphinx, config: Any) -> None:
+    """Add this extension's templates (a lighter <head>) and static files."""
+    config.templates_path.insert(0, str(HERE / "templates"))
+    config.html_static_path.append(str(HERE / "static"))
+
+
+def add_template_filters(app: Sphinx) -> None:
+    templates = getattr(app.builder, "templates", None)
+    if templates is not None and hasattr(templates, "environment"):
+        templates.environment.filters["d2lrnn_trim_head"] = assets.trim_head
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     register_plugin("pybtex.style.labels", STYLE, AuthorYearLabelStyle)
     register_plugin("pybtex.style.formatting", STYLE, AuthorYearStyle)
+    app.connect("config-inited", add_paths)
+    app.connect("builder-inited", add_template_filters)
     # Run after the extensions that add page scripts (default priority 500).
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)
+    app.connect("html-page-context", assets.drop_unused_assets, priority=900)
+    app.add_transform(NameCellFigures)
+    app.add_post_transform(assets.LazyImages)
+    app.add_css_file("d2lrnn.css")
+    app.add_js_file("d2lrnn-mathjax-menu.js", defer="defer")
+    app.add_js_file("d2lrnn-scroll.js", defer="defer")
+    app.connect("build-finished", assets.slim_assets)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
