@@ -209,8 +209,9 @@ class RNNModelScratch(nn.Module):
 
 # --- from book/06_rnn_concise.ipynb ---
 
-def _check_rnn_layer(rnn_layer: nn.RNNBase, vocab_size: int) -> None:
-    """Raise unless ``rnn_layer`` is a time-major layer on one-hot inputs.
+def _check_rnn_layer(rnn_layer: nn.RNNBase, vocab_size: int,
+                     embed_size: int | None = None) -> None:
+    """Raise unless ``rnn_layer`` is a time-major layer on our inputs.
 
     Defined in ``book/06_rnn_concise.ipynb``.
     """
@@ -223,28 +224,42 @@ def _check_rnn_layer(rnn_layer: nn.RNNBase, vocab_size: int) -> None:
     if rnn_layer.proj_size:
         raise ValueError(f'rnn_layer must have no projection (proj_size 0), '
                          f'got proj_size={rnn_layer.proj_size}')
-    if rnn_layer.input_size != vocab_size:
+    if embed_size is None and rnn_layer.input_size != vocab_size:
         raise ValueError(f'rnn_layer.input_size must equal vocab_size '
                          f'{vocab_size} (one-hot inputs), got '
+                         f'{rnn_layer.input_size}')
+    if embed_size is not None and rnn_layer.input_size != embed_size:
+        raise ValueError(f'rnn_layer.input_size must equal embed_size '
+                         f'{embed_size} (embedded inputs), got '
                          f'{rnn_layer.input_size}')
 
 
 class RNNModel(nn.Module):
     """A language model around an ``nn.RNN``, ``nn.GRU`` or ``nn.LSTM``.
 
+    ``embed_size=None`` feeds the layer one-hot vectors; an int feeds it
+    rows of a learned ``nn.Embedding`` table of that width instead.
+
     Defined in ``book/06_rnn_concise.ipynb``.
     """
 
-    def __init__(self, rnn_layer: nn.RNNBase, vocab_size: int) -> None:
+    def __init__(self, rnn_layer: nn.RNNBase, vocab_size: int,
+                 embed_size: int | None = None) -> None:
         super().__init__()
         check_int('vocab_size', vocab_size, 1)
-        _check_rnn_layer(rnn_layer, vocab_size)
+        if embed_size is not None:
+            check_int('embed_size', embed_size, 1)
+        _check_rnn_layer(rnn_layer, vocab_size, embed_size)
         self.rnn = rnn_layer
         self.vocab_size = vocab_size
         self.num_hiddens = rnn_layer.hidden_size
         self.num_directions = 2 if rnn_layer.bidirectional else 1
+        dtype = rnn_layer.weight_ih_l0.dtype
         self.linear = nn.Linear(self.num_hiddens * self.num_directions,
-                                vocab_size, dtype=rnn_layer.weight_ih_l0.dtype)
+                                vocab_size, dtype=dtype)
+        self.embed_size = embed_size
+        self.embedding = None if embed_size is None else nn.Embedding(
+            vocab_size, embed_size, dtype=dtype)
 
     def forward(self, X: torch.Tensor, state: torch.Tensor | tuple
                 ) -> tuple[torch.Tensor, torch.Tensor | tuple]:
@@ -257,8 +272,10 @@ class RNNModel(nn.Module):
         if state is not None:
             expected = self.begin_state(X.shape[0], X.device)
             check_state(state, expected, weight)
-        # (num_steps, batch_size, vocab_size)
-        inputs = F.one_hot(X.T, self.vocab_size).to(weight.dtype)
+        if self.embedding is None:  # (num_steps, batch_size, vocab_size)
+            inputs = F.one_hot(X.T, self.vocab_size).to(weight.dtype)
+        else:  # (num_steps, batch_size, embed_size)
+            inputs = self.embedding(X.T)
         Y, state = self.rnn(inputs, state)  # Y: (num_steps, batch, dirs * h)
         # (num_steps * batch_size, vocab_size), rows time-major
         return self.linear(Y.reshape(-1, Y.shape[-1])), state
