@@ -20,21 +20,26 @@ from .lm import SeqDataLoader, load_data_time_machine, seq_data_iter_random, seq
 from .models import RNNModel, RNNModelScratch, check_indices, check_state, check_tensor, init_rnn_params, init_rnn_state, rnn, rnn_step
 from .plot import Animator, draw_arrow, draw_box, plot, set_axes
 from .train import collect_grads, evaluate_perplexity, grad_clipping, grad_clipping_elementwise, information_flow_penalty, predict, state_gradient_norms, train_epoch, train_lm
+from .regularize import BestCheckpoint, LockedDropout, PlateauSchedule, RegularizedRNNModel, check_probability, drop_state_units, train_lm_early_stopping
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Accumulator",
     "Animator",
+    "BestCheckpoint",
     "ChecksumError",
     "DATA_HUB",
     "DATA_URL",
     "DownloadError",
     "InterpolatedNGramLM",
+    "LockedDropout",
     "NGramLM",
+    "PlateauSchedule",
     "RNNModel",
     "RNNModelScratch",
     "RNN_PARAM_NAMES",
+    "RegularizedRNNModel",
     "SEED_OFFSET_VAR",
     "SeqDataLoader",
     "Timer",
@@ -44,6 +49,7 @@ __all__ = [
     "check_device",
     "check_indices",
     "check_int",
+    "check_probability",
     "check_real",
     "check_state",
     "check_tensor",
@@ -51,6 +57,7 @@ __all__ = [
     "download",
     "draw_arrow",
     "draw_box",
+    "drop_state_units",
     "evaluate_perplexity",
     "file_sha1",
     "generator",
@@ -97,6 +104,7 @@ __all__ = [
     "tokenize",
     "train_epoch",
     "train_lm",
+    "train_lm_early_stopping",
     "try_gpu",
     "tune_add_k",
     "zipf_exponent",

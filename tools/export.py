@@ -55,6 +55,7 @@ MODULE_DOCS = {
     "fast": "The fast scratch RNN: batched lookups and a hand-written BPTT.",
     "train": "Training loops, gradient clipping and text generation.",
     "bptt": "Backpropagation through time by hand.",
+    "regularize": "Dropout for recurrent layers, weight tying and model selection.",
 }
 
 
