@@ -18,9 +18,10 @@ from .ngram import InterpolatedNGramLM, NGramLM, ngram_baselines, ngram_counts, 
 from .text import Vocab, load_corpus_time_machine, read_time_machine, tokenize
 from .lm import SeqDataLoader, load_data_time_machine, seq_data_iter_random, seq_data_iter_sequential
 from .models import RNNModel, RNNModelScratch, check_indices, check_state, check_tensor, init_rnn_params, init_rnn_state, rnn, rnn_step
-from .plot import Animator, draw_arrow, draw_box, plot, set_axes
+from .plot import Animator, EDGE_STYLE_KEYS, NODE_COLORS, draw_arrow, draw_box, draw_graph, plot, set_axes
 from .train import collect_grads, evaluate_perplexity, grad_clipping, grad_clipping_elementwise, information_flow_penalty, predict, state_gradient_norms, train_epoch, train_lm
 from .regularize import BestCheckpoint, LockedDropout, PlateauSchedule, RegularizedRNNModel, check_probability, drop_state_units, train_lm_early_stopping
+from .seq import check_unit_interval, scheduled_sampling_inputs, shift_right
 
 __version__ = "0.1.0"
 
@@ -32,9 +33,11 @@ __all__ = [
     "DATA_HUB",
     "DATA_URL",
     "DownloadError",
+    "EDGE_STYLE_KEYS",
     "InterpolatedNGramLM",
     "LockedDropout",
     "NGramLM",
+    "NODE_COLORS",
     "PlateauSchedule",
     "RNNModel",
     "RNNModelScratch",
@@ -53,10 +56,12 @@ __all__ = [
     "check_real",
     "check_state",
     "check_tensor",
+    "check_unit_interval",
     "collect_grads",
     "download",
     "draw_arrow",
     "draw_box",
+    "draw_graph",
     "drop_state_units",
     "evaluate_perplexity",
     "file_sha1",
@@ -95,9 +100,11 @@ __all__ = [
     "rnn_forward",
     "rnn_loss",
     "rnn_step",
+    "scheduled_sampling_inputs",
     "seq_data_iter_random",
     "seq_data_iter_sequential",
     "set_axes",
+    "shift_right",
     "split_corpus",
     "state_gradient_norms",
     "tanh_recurrence",

@@ -139,3 +139,24 @@ def test_export_every_public_object_says_where_it_is_defined():
             assert "Defined in ``book/" in doc, name
             notebook = doc.rsplit("Defined in ``", 1)[1].split("``")[0]
             assert (ROOT / notebook).exists(), (name, notebook)
+
+
+SHADOW_CELL = '''#@save text
+def draw(generator: int = 0) -> int:
+    """Read the parameter, not the function of the same name in utils."""
+    return generator + (lambda try_cpu: try_cpu)(1)
+'''
+
+GENERATOR_CELL = '''#@save utils
+def generator() -> int:
+    """A name that the text cell shadows with a parameter."""
+    return 0
+'''
+
+
+def test_export_does_not_import_a_name_that_a_parameter_shadows(tmp_path):
+    root = make_project(
+        tmp_path, {"01_a.ipynb": [UTILS_CELL, GENERATOR_CELL, SHADOW_CELL]}
+    )
+    text = export.generate(root)["text.py"]
+    assert "from .utils" not in text, text

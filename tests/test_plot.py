@@ -161,3 +161,42 @@ def test_animator_in_notebook_shows_one_output_updated_in_place(monkeypatch):
 
 def test_in_notebook_is_false_in_plain_python():
     assert plot_module._in_notebook() is False
+
+
+# --- draw_graph ---------------------------------------------------------------
+
+GRAPH_NODES = {"x": (0, 0, "$x$", "input"), "h": (0, 1.5, "$h$", "hidden")}
+
+
+def test_draw_graph_draws_one_box_and_one_arrow_per_node_and_edge():
+    fig, ax = plt.subplots()
+    d2l.draw_graph(GRAPH_NODES, [("x", "h"), ("h", "h", {"rad": 0.5})], axes=ax)
+    boxes = [p for p in ax.patches if type(p).__name__ == "FancyBboxPatch"]
+    arrows = [p for p in ax.patches if type(p).__name__ == "FancyArrowPatch"]
+    assert len(boxes) == 2 and len(arrows) == 2
+    assert [t.get_text() for t in ax.texts] == ["$x$", "$h$"]
+    low, high = ax.get_ylim()
+    assert low < 0 - 0.3 and high > 1.5 + 0.3  # the boxes fit inside the axes
+    plt.close(fig)
+
+
+@pytest.mark.parametrize(
+    ("nodes", "edges", "kwargs", "error", "match"),
+    [
+        ({}, [], {}, TypeError, "nodes must be a non-empty dict"),
+        ({"x": (0, 0, "x")}, [], {}, TypeError, r"nodes\['x'\] must be"),
+        ({"x": (0, "a", "x", "input")}, [], {}, TypeError, r"nodes\['x'\] y"),
+        ({"x": (0, 0, 1, "input")}, [], {}, TypeError, r"nodes\['x'\] label"),
+        ({"x": (0, 0, "x", "nokind")}, [], {}, ValueError, "kind must be one of"),
+        (GRAPH_NODES, [("x", "y")], {}, ValueError, "unknown node 'y'"),
+        (GRAPH_NODES, [("x",)], {}, TypeError, "an edge must be"),
+        (GRAPH_NODES, [("x", "h", {"width": 2})], {}, ValueError, "edge style"),
+        (GRAPH_NODES, [], {"size": (1, 0)}, ValueError, "size must be .* got 0"),
+        (GRAPH_NODES, [], {"size": 1}, TypeError, "size must be a pair"),
+        (GRAPH_NODES, [], {"fontsize": -1}, ValueError, "fontsize must be .* got -1"),
+    ],
+)
+def test_draw_graph_rejects_bad_input_naming_it(nodes, edges, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        d2l.draw_graph(nodes, edges, **kwargs)
+    assert not plt.get_fignums()  # checked before any figure is made

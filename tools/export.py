@@ -56,6 +56,7 @@ MODULE_DOCS = {
     "train": "Training loops, gradient clipping and text generation.",
     "bptt": "Backpropagation through time by hand.",
     "regularize": "Dropout for recurrent layers, weight tying and model selection.",
+    "seq": "Generating sequences: teacher forcing, masks, stopping and sampling.",
 }
 
 
@@ -138,6 +139,41 @@ def _rewrite_docstring(lines: list[str], node: ast.AST, notebook: str) -> None:
     lines[doc.lineno - 1 : doc.lineno] = new
 
 
+def _free_names(tree: ast.AST) -> set[str]:
+    """Names that ``tree`` reads, except a function's reads of its parameters.
+
+    A parameter called ``generator`` inside a function is the argument, not
+    the package's ``generator``: it must not make the module import that.
+    """
+    used: set[str] = set()
+
+    def visit(node: ast.AST, params: frozenset[str]) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            args = node.args
+            every = args.posonlyargs + args.args + args.kwonlyargs
+            every += [a for a in (args.vararg, args.kwarg) if a is not None]
+            outer = list(args.defaults) + [d for d in args.kw_defaults if d]
+            outer += [a.annotation for a in every if a.annotation is not None]
+            if not isinstance(node, ast.Lambda):
+                outer += node.decorator_list
+                outer += [node.returns] if node.returns is not None else []
+            for child in outer:  # evaluated where the function is defined
+                visit(child, params)
+            inner = params | {a.arg for a in every}
+            body = [node.body] if isinstance(node, ast.Lambda) else node.body
+            for child in body:
+                visit(child, inner)
+            return
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            if node.id not in params:
+                used.add(node.id)
+        for child in ast.iter_child_nodes(node):
+            visit(child, params)
+
+    visit(tree, frozenset())
+    return used
+
+
 def _process_cell(cell: Cell, mod: Module) -> None:
     try:
         tree = ast.parse(cell.source)
@@ -154,8 +190,7 @@ def _process_cell(cell: Cell, mod: Module) -> None:
             and node.value.id == "d2l"
         ):
             d2l_attrs.append(node)
-        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-            mod.used.add(node.id)
+    mod.used |= _free_names(tree)
     for node in tree.body:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             text = "\n".join(lines[node.lineno - 1 : node.end_lineno])
