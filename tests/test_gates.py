@@ -375,3 +375,165 @@ def test_information_flow_penalty_rejects_bad_shapes():
         d2l.information_flow_penalty(H, torch.zeros(4, 2, 2), torch.eye(3))
     with pytest.raises(ValueError, match="expected H"):
         d2l.information_flow_penalty(H, H, torch.eye(2))
+
+
+def _assert_uniform(values, bound):
+    """Entries in [-bound, bound] that fill the range, centred on zero."""
+    assert values.abs().max() <= bound
+    assert values.min() < -0.9 * bound and values.max() > 0.9 * bound
+    assert abs(values.mean()) < 0.1 * bound
+
+
+@pytest.mark.parametrize(
+    ("init", "num_gates", "extra_biases"),
+    [(d2l.init_lstm_params, 4, 0), (d2l.init_gru_params, 3, 1)],
+)
+def test_init_gated_params_ranges(init, num_gates, extra_biases):
+    torch.manual_seed(0)
+    vocab_size, num_hiddens = 50, 64  # bound 1 / sqrt(64) = 1 / 8
+    params = [p.detach() for p in init(vocab_size, num_hiddens)]
+    assert len(params) == 3 * num_gates + extra_biases + 2
+    for g in range(num_gates):
+        W_x, W_h, b = params[3 * g : 3 * g + 3]
+        assert W_x.shape == (vocab_size, num_hiddens)
+        assert W_h.shape == (num_hiddens, num_hiddens)
+        _assert_uniform(W_x, 1 / 8)
+        _assert_uniform(W_h, 1 / 8)  # the hidden-to-hidden weights too
+        assert b.shape == (num_hiddens,) and not b.any()
+    if extra_biases:  # the GRU's b_hh
+        b_hh = params[3 * num_gates]
+        assert b_hh.shape == (num_hiddens,) and not b_hh.any()
+    W_hq, b_q = params[-2:]
+    assert W_hq.shape == (num_hiddens, vocab_size)
+    _assert_uniform(W_hq, 1 / 8)
+    assert b_q.shape == (vocab_size,) and not b_q.any()
+    assert all(p.dtype == torch.float32 for p in params)
+    # every block is a draw of its own
+    weights = [p for p in params if p.dim() == 2]
+    assert len({tuple(p.reshape(-1)[:5].tolist()) for p in weights}) == len(weights)
+
+
+@pytest.mark.parametrize("init", [d2l.init_lstm_state, d2l.init_gru_state])
+def test_init_gated_states_check_both_sizes(init):
+    state = init(2, 5)
+    assert all(s.shape == (2, 5) and s.dtype == torch.float32 for s in state)
+    with pytest.raises(ValueError, match="num_hiddens must be >= 1, got 0"):
+        init(2, 0)
+    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
+        init(0, 5)
+    assert init(1, 1)[0].shape == (1, 1)
+
+
+@pytest.mark.parametrize("init", [d2l.init_lstm_params, d2l.init_gru_params])
+def test_init_gated_params_check_both_sizes(init):
+    with pytest.raises(ValueError, match="vocab_size must be >= 1, got 0"):
+        init(0, 3)
+    with pytest.raises(ValueError, match="num_hiddens must be >= 1, got 0"):
+        init(3, 0)
+    assert init(1, 1)[0].shape == (1, 1)
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [nn.LSTM(3, 4, bidirectional=True), nn.LSTM(3, 4, bias=False),
+     nn.LSTM(3, 4, proj_size=2), nn.LSTM(3, 4, num_layers=2), nn.GRU(3, 4)],
+)
+def test_lstm_params_from_nn_rejects_other_lstms(layer):
+    with pytest.raises(ValueError, match="one-layer, one-direction nn.LSTM"):
+        d2l.lstm_params_from_nn(layer, nn.Linear(4, 2))
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [nn.GRU(3, 4, bidirectional=True), nn.GRU(3, 4, bias=False),
+     nn.GRU(3, 4, num_layers=2), nn.LSTM(3, 4)],
+)
+def test_gru_params_from_nn_rejects_other_grus(layer):
+    with pytest.raises(ValueError, match="one-layer, one-direction nn.GRU"):
+        d2l.gru_params_from_nn(layer, nn.Linear(4, 2))
+
+
+@pytest.mark.parametrize("convert", [d2l.lstm_params_from_nn, d2l.gru_params_from_nn])
+def test_params_from_nn_check_the_output_layer(convert):
+    layer = (nn.LSTM if convert is d2l.lstm_params_from_nn else nn.GRU)(3, 4)
+    for linear in (nn.Linear(5, 2), nn.Conv1d(4, 2, 1)):
+        with pytest.raises(ValueError, match="linear must be an nn.Linear"):
+            convert(layer, linear)
+    linear = nn.Linear(4, 2)
+    params = convert(layer, linear)
+    assert all(p.requires_grad and p.is_leaf for p in params)
+    # copies: training the scratch model leaves the torch layer alone
+    with torch.no_grad():
+        for p in params:
+            p.add_(1.0)
+    params2 = convert(layer, linear)
+    assert not any(torch.equal(p, q) for p, q in zip(params, params2, strict=True))
+
+
+def test_state_gradient_norms_average_over_the_batch_and_work_under_no_grad():
+    torch.manual_seed(1)
+    n = 3
+    W_xh = torch.randn(2, n, dtype=torch.float64)
+    W_hh = torch.randn(n, n, dtype=torch.float64)
+    step = _tanh_step(W_xh, W_hh)
+    inputs = torch.randn(4, 2, 2, dtype=torch.float64)  # two different sequences
+    H0 = torch.randn(2, n, dtype=torch.float64)
+    u = torch.randn(n, dtype=torch.float64)
+    with torch.no_grad():  # the function turns gradients on for itself
+        norms = d2l.state_gradient_norms(step, inputs, (H0,), u)
+    rows = [d2l.state_gradient_norms(step, inputs[:, b : b + 1], (H0[b : b + 1],), u)
+            for b in range(2)]
+    torch.testing.assert_close(norms, (rows[0] + rows[1]) / 2)
+    assert not torch.allclose(rows[0], rows[1])
+
+
+def test_state_gradient_norms_count_an_unused_state_as_zero():
+    # the step reads H only: the gradient w.r.t. the second state tensor is None
+    W = 0.5 * torch.eye(2, dtype=torch.float64)
+    state = (torch.ones(1, 2, dtype=torch.float64),) * 2
+    norms = d2l.state_gradient_norms(
+        lambda X_t, s: (s[0] @ W, s[1]), torch.zeros(3, 1, 1, dtype=torch.float64),
+        state, torch.tensor([3.0, 4.0], dtype=torch.float64),
+    )
+    torch.testing.assert_close(norms, 5 * 0.5 ** torch.arange(4, dtype=torch.float64))
+    with pytest.raises(TypeError, match="non-empty tuple"):
+        d2l.state_gradient_norms(lambda X_t, s: s, torch.zeros(3, 1, 1), (), W[0])
+    with pytest.raises(ValueError, match="inputs"):
+        d2l.state_gradient_norms(lambda X_t, s: s, [[[0.0]]], state, W[0])
+
+
+def test_information_flow_penalty_is_scale_free_and_treats_dH_as_constant():
+    torch.manual_seed(2)
+    T, B, n = 5, 2, 4
+    A = torch.randn(T, B, n, dtype=torch.float64)
+    H0 = torch.randn(B, n, dtype=torch.float64)
+    W = torch.randn(n, n, dtype=torch.float64, requires_grad=True)
+    dH = 1e-3 * torch.randn(T, B, n, dtype=torch.float64)  # norms far below 1
+    ref, Hs = _omega_by_autograd(H0, A, W, dH)
+    dH = dH.requires_grad_()
+    omega = d2l.information_flow_penalty(Hs, dH, W)
+    torch.testing.assert_close(omega, ref)
+    omega.backward()
+    assert dH.grad is None and W.grad is not None
+
+
+def test_information_flow_penalty_of_zero_gradients_is_finite():
+    H = torch.zeros(4, 2, 3, dtype=torch.float64)
+    eye = torch.eye(3, dtype=torch.float64)
+    omega = d2l.information_flow_penalty(H, torch.zeros_like(H), eye)
+    assert omega.item() == 3.0  # each of the 3 terms: (0 / eps - 1)^2 = 1
+
+
+def test_grad_clipping_elementwise_clips_at_exactly_the_threshold():
+    (p,) = _params_with_grads([2.0, -2.0, 0.5, -0.5, 1.0])
+    norm = d2l.grad_clipping_elementwise([p], 1.0)
+    assert norm == pytest.approx(math.sqrt(4 + 4 + 0.25 + 0.25 + 1))
+    assert p.grad.tolist() == [1.0, -1.0, 0.5, -0.5, 1.0]
+    module = nn.Linear(2, 1)
+    module.weight.grad = torch.tensor([[3.0, -0.25]])
+    module.bias.grad = torch.tensor([-4.0])
+    assert d2l.grad_clipping_elementwise(module, 0.5) == pytest.approx(
+        math.sqrt(9 + 0.0625 + 16)
+    )
+    assert module.weight.grad.tolist() == [[0.5, -0.25]]
+    assert module.bias.grad.tolist() == [-0.5]

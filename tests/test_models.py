@@ -272,3 +272,165 @@ def test_rnn_model_rejects_bad_layers():
         d2l.RNNModel(nn.RNN(4, 3), 3)
     with pytest.raises(ValueError, match="batch_first"):
         d2l.RNNModel(nn.RNN(3, 3, batch_first=True), 3)
+
+
+def _assert_uniform(values, bound):
+    """Entries in [-bound, bound] that fill the range, centred on zero."""
+    assert values.abs().max() <= bound
+    assert values.min() < -0.9 * bound and values.max() > 0.9 * bound
+    assert abs(values.mean()) < 0.1 * bound
+
+
+def test_init_rnn_params_are_uniform_in_plus_minus_one_over_sqrt_hiddens():
+    torch.manual_seed(0)
+    W_xh, W_hh, b_h, W_hq, b_q = d2l.init_rnn_params(50, 64)
+    for W in (W_xh, W_hh, W_hq):
+        _assert_uniform(W.detach(), 1 / 8)
+    assert b_h.abs().max() <= 1 / 8 and b_h.min() < 0 < b_h.max()
+    assert b_q.dtype == W_xh.dtype == torch.float32 and not b_q.any()
+    assert len({p.data_ptr() for p in (W_xh, W_hh, b_h, W_hq, b_q)}) == 5
+
+
+@pytest.mark.parametrize(
+    ("init", "count"),
+    [(d2l.init_rnn_params, 5), (d2l.init_lstm_params, 14), (d2l.init_gru_params, 12)],
+)
+def test_init_params_are_made_on_the_given_device(init, count):
+    params = init(3, 4, device="meta")
+    assert len(params) == count
+    assert all(p.device.type == "meta" and p.requires_grad for p in params)
+
+
+def test_init_states_and_scratch_models_use_the_given_device():
+    for init, count in [(d2l.init_rnn_state, 1), (d2l.init_lstm_state, 2),
+                        (d2l.init_gru_state, 1)]:
+        state = init(2, 3, device="meta")
+        assert isinstance(state, tuple) and len(state) == count
+        assert all(s.device.type == "meta" and s.shape == (2, 3) for s in state)
+    net = d2l.RNNModelScratch(5, 3, device="meta")
+    assert all(p.device.type == "meta" for p in net.parameters())
+    (H,) = net.begin_state(2, device="meta")
+    assert H.device.type == "meta" and H.shape == (2, 3)
+    model = d2l.RNNModel(nn.LSTM(5, 3), 5)
+    H, C = model.begin_state(2, device="meta")
+    assert H.device.type == C.device.type == "meta"
+    assert model.begin_state(2, device="meta")[0].shape == (1, 2, 3)
+    gru = d2l.RNNModel(nn.GRU(5, 3), 5)
+    assert gru.begin_state(4, device="meta").device.type == "meta"
+
+
+def test_init_rnn_state_shape_follows_the_sizes():
+    (H,) = d2l.init_rnn_state(1, 7)
+    assert H.shape == (1, 7) and H.dtype == torch.float32 and not H.any()
+
+
+def test_rnn_model_scratch_passes_its_sizes_on():
+    calls = []
+
+    def get_params(vocab_size, num_hiddens, device):
+        calls.append(("params", vocab_size, num_hiddens, device))
+        return d2l.init_rnn_params(vocab_size, num_hiddens, device)
+
+    def init_state(batch_size, num_hiddens, device):
+        calls.append(("state", batch_size, num_hiddens, device))
+        return d2l.init_rnn_state(batch_size, num_hiddens, device)
+
+    net = d2l.RNNModelScratch(6, 4, "cpu", get_params, init_state)
+    assert (net.vocab_size, net.num_hiddens) == (6, 4)
+    net.begin_state(3, "cpu")
+    net.begin_state()
+    assert calls == [("params", 6, 4, "cpu"), ("state", 3, 4, "cpu"),
+                     ("state", 1, 4, None)]
+    calls.clear()
+    for bad in ({"vocab_size": 0}, {"num_hiddens": 0}):
+        sizes = {"vocab_size": 6, "num_hiddens": 4} | bad
+        with pytest.raises(ValueError, match=f"{next(iter(bad))} must be >= 1"):
+            d2l.RNNModelScratch(**sizes, get_params=get_params)
+    assert calls == []  # checked before the parameters are made
+
+
+def test_rnn_model_bidirectional_reads_both_directions():
+    torch.manual_seed(0)
+    layer = nn.GRU(5, 3, bidirectional=True)
+    model = d2l.RNNModel(layer, 5)
+    assert model.num_directions == 2 and model.linear.in_features == 6
+    assert model.linear.out_features == 5
+    state = model.begin_state(2)
+    assert state.shape == (2, 2, 3)
+    X = torch.randint(0, 5, (2, 4))
+    Y, new_state = model(X, state)
+    out, ref_state = layer(F.one_hot(X.T, 5).float(), state)
+    torch.testing.assert_close(Y, model.linear(out.reshape(-1, 6)))
+    torch.testing.assert_close(new_state, ref_state)
+    single = d2l.RNNModel(nn.GRU(5, 3), 5)
+    assert single.num_directions == 1 and single.linear.in_features == 3
+
+
+def test_rnn_model_begin_state_has_the_model_dtype():
+    lstm = d2l.RNNModel(nn.LSTM(4, 3), 4).double()
+    H, C = lstm.begin_state(2)
+    assert H.dtype == C.dtype == torch.float64
+    assert H.shape == C.shape == (1, 2, 3) and not H.any() and not C.any()
+    rnn = d2l.RNNModel(nn.RNN(4, 3, num_layers=3), 4).double()
+    state = rnn.begin_state(5)
+    assert state.dtype == torch.float64 and state.shape == (3, 5, 3)
+    Y, _ = rnn(torch.zeros((5, 2), dtype=torch.long), state)
+    assert Y.dtype == torch.float64
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        rnn.begin_state(0)
+
+
+def test_tanh_recurrence_rejects_every_bad_shape():
+    A, H0, W = torch.randn(4, 2, 3), torch.randn(2, 3), torch.randn(3, 3)
+    for args in [(A[0], H0, W), (A, H0[:1], W), (A, H0.T, W),
+                 (A, H0, torch.randn(4, 4)), (A[None], H0, W)]:
+        with pytest.raises(ValueError, match="expected A"):
+            d2l.tanh_recurrence(*args)
+    assert d2l.tanh_recurrence(A[:1], H0, W).shape == (1, 2, 3)  # T = 1 is fine
+
+
+def test_tanh_recurrence_backward_takes_any_upstream_gradient():
+    # Hs.sum() sends an expanded (stride 0) gradient: the in-place backward must
+    # work on its own copy, and leave the caller's gradient alone.
+    torch.manual_seed(0)
+    A = torch.randn(5, 2, 3, dtype=torch.float64, requires_grad=True)
+    H0 = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
+    W = torch.randn(3, 3, dtype=torch.float64, requires_grad=True)
+    d2l.tanh_recurrence(A, H0, W).sum().backward()
+    grads = [A.grad, H0.grad, W.grad]
+    A2, H2, W2 = (t.detach().clone().requires_grad_() for t in (A, H0, W))
+    H, states = H2, []
+    for A_t in A2:
+        H = torch.tanh(A_t + H @ W2)
+        states.append(H)
+    torch.stack(states).sum().backward()
+    for got, want in zip(grads, [A2.grad, H2.grad, W2.grad], strict=True):
+        torch.testing.assert_close(got, want)
+    upstream = torch.randn(5, 2, 3, dtype=torch.float64)
+    kept = upstream.clone()
+    d2l.tanh_recurrence(A, H0, W).backward(upstream)
+    assert torch.equal(upstream, kept)
+
+
+def test_tanh_recurrence_weight_gradient_uses_the_exact_initial_state():
+    # (1 + H0) / 2 rounds a tiny H0 away; dL/dW_hh = H0^T G must not.
+    torch.manual_seed(0)
+    A = torch.randn(1, 2, 3, dtype=torch.float64)
+    H0 = 1e-20 * torch.randn(2, 3, dtype=torch.float64)
+    W = torch.randn(3, 3, dtype=torch.float64, requires_grad=True)
+    (dW,) = torch.autograd.grad(d2l.tanh_recurrence(A, H0, W).sin().sum(), W)
+    W2 = W.detach().clone().requires_grad_()
+    (ref,) = torch.autograd.grad(torch.tanh(A[0] + H0 @ W2).sin().sum(), W2)
+    torch.testing.assert_close(dW, ref, rtol=1e-9, atol=0)
+
+
+def test_check_indices_wants_a_2d_long_tensor():
+    d2l.check_indices(torch.tensor([[0, 4]]), 5)
+    for X in (torch.tensor([0, 1]), torch.zeros((1, 2, 2), dtype=torch.long),
+              torch.tensor([[0, 1]], dtype=torch.int32)):
+        with pytest.raises(ValueError, match="non-empty 2-D long tensor"):
+            d2l.check_indices(X, 5)
+    with pytest.raises(ValueError, match=r"\[0, 5\).*from 0 to 5"):
+        d2l.check_indices(torch.tensor([[0, 5]]), 5)
+    with pytest.raises(ValueError, match="from -1 to 0"):
+        d2l.check_indices(torch.tensor([[-1, 0]]), 5)
