@@ -254,3 +254,79 @@ def test_numerical_gradient_of_cubic():
         d2l.numerical_gradient(lambda: 0.0, x.astype(np.float32))
     with pytest.raises(ValueError, match="eps"):
         d2l.numerical_gradient(lambda: 0.0, x, eps=0.0)
+
+
+def test_init_bptt_params_are_the_documented_draws():
+    # U, W, V in this order from numpy_rng(seed), normal with std `scale`; zero biases
+    params = d2l.init_bptt_params(3, 4, 5, seed=7, scale=0.25)
+    rng = d2l.numpy_rng(7)
+    np.testing.assert_array_equal(params["U"], rng.normal(0.0, 0.25, (4, 3)))
+    np.testing.assert_array_equal(params["W"], rng.normal(0.0, 0.25, (4, 4)))
+    np.testing.assert_array_equal(params["V"], rng.normal(0.0, 0.25, (5, 4)))
+    assert not params["b"].any() and not params["c"].any()
+    default = d2l.init_bptt_params(3, 4, 5)  # seed 0, scale 0.1
+    explicit = d2l.init_bptt_params(3, 4, 5, seed=0, scale=0.1)
+    assert all(np.array_equal(default[n], explicit[n]) for n in d2l.RNN_PARAM_NAMES)
+    other = d2l.init_bptt_params(3, 4, 5, seed=1)
+    assert not np.array_equal(default["U"], other["U"])
+
+
+def test_init_bptt_params_spread_is_the_scale():
+    params = d2l.init_bptt_params(40, 50, 60, seed=0, scale=0.3)
+    for name in ("U", "W", "V"):
+        values = params[name]
+        assert abs(values.mean()) < 0.03
+        assert values.std() == pytest.approx(0.3, rel=0.05)
+    small = d2l.init_bptt_params(40, 50, 60, seed=0)  # default scale 0.1
+    assert small["W"].std() == pytest.approx(0.1, rel=0.05)
+
+
+@pytest.mark.parametrize("scale", [-0.1, float("nan")])
+def test_init_bptt_params_rejects_scales_that_are_not_positive(scale):
+    with pytest.raises(ValueError, match="scale must be positive"):
+        d2l.init_bptt_params(3, 4, 5, scale=scale)
+
+
+@pytest.mark.parametrize("name", ["num_inputs", "num_outputs"])
+def test_init_bptt_params_checks_every_size(name):
+    sizes = {"num_inputs": 3, "num_hiddens": 4, "num_outputs": 5}
+    with pytest.raises(ValueError, match=f"{name} must be >= 1, got 0"):
+        d2l.init_bptt_params(**(sizes | {name: 0}))
+    params = d2l.init_bptt_params(**(sizes | {name: 1}))
+    assert params["U" if name == "num_inputs" else "V"].shape[
+        1 if name == "num_inputs" else 0
+    ] == 1
+
+
+def test_rnn_forward_softmax_survives_huge_logits():
+    params, xs, _, h0 = make_problem(3, 2, 3, 4, 5, 0)
+    params["V"] = params["V"] * 1e4  # logits far beyond exp's range
+    params["c"] = params["c"] + 800.0
+    _, probs = d2l.rnn_forward(params, xs, h0)
+    assert np.isfinite(probs).all()
+    np.testing.assert_allclose(probs.sum(axis=-1), 1.0, rtol=0, atol=1e-12)
+    hs, _ = d2l.rnn_forward(params, xs, h0)
+    logits = torch.tensor(hs) @ torch.tensor(params["V"]).T + torch.tensor(params["c"])
+    torch.testing.assert_close(torch.tensor(probs), torch.softmax(logits, dim=-1))
+
+
+def test_rnn_forward_states_keep_the_input_dtype_and_order():
+    params, xs, _, h0 = make_problem(4, 2, 3, 4, 5, 1)
+    hs, _ = d2l.rnn_forward(params, xs, h0)
+    h = h0
+    for t in range(4):  # hs[t] is the state after reading xs[t]
+        h = np.tanh(params["b"] + h @ params["W"].T + xs[t] @ params["U"].T)
+        np.testing.assert_allclose(hs[t], h, rtol=1e-13, atol=1e-15)
+    p32 = {n: v.astype(np.float32) for n, v in params.items()}
+    hs32, probs32 = d2l.rnn_forward(p32, xs.astype(np.float32), h0.astype(np.float32))
+    assert hs32.dtype == np.float32
+
+
+def test_rnn_bptt_targets_must_lie_below_num_outputs():
+    params, xs, ys, h0 = make_problem(3, 2, 3, 4, 5, 0)
+    d2l.rnn_bptt(params, xs, np.full_like(ys, 4), h0)  # the largest class is fine
+    d2l.rnn_bptt(params, xs, np.zeros_like(ys), h0)
+    with pytest.raises(ValueError, match=r"ys must lie in \[0, 5\), got values 5..5"):
+        d2l.rnn_bptt(params, xs, np.full_like(ys, 5), h0)
+    with pytest.raises(ValueError, match=r"got values -1..4"):
+        d2l.rnn_loss(params, xs, np.where(ys == ys.max(), 4, -1), h0)
