@@ -253,3 +253,78 @@ def test_download_unknown_name_lists_known_names(tmp_path):
 def test_download_name_must_be_str(tmp_path):
     with pytest.raises(TypeError, match="name"):
         data.download(Path("time_machine"), cache_dir=tmp_path)
+
+
+def test_download_streams_into_a_hidden_part_file_beside_the_target(
+    monkeypatch, tmp_path
+):
+    cache = tmp_path / "cache"
+    during, sizes, timeouts = [], [], []
+
+    class Watched(FakeResponse):
+        def read(self, size=-1):
+            during.append(sorted(p.name for p in cache.iterdir()))
+            sizes.append(size)
+            return super().read(size)
+
+    def opener(url, timeout=None):
+        timeouts.append(timeout)
+        return Watched(CONTENT)
+
+    use_opener(monkeypatch, opener)
+    path = data.download(NAME, cache_dir=cache)
+    assert path.read_bytes() == CONTENT and leftovers(cache) == []
+    (partial,) = during[0]  # while downloading: one temporary file, same folder
+    assert partial.startswith(f".{FNAME}.") and partial.endswith(".part")
+    assert all(names == [partial] for names in during)
+    assert set(sizes) == {1 << 20}  # 1 MiB chunks, never the whole response
+    assert timeouts == [60.0]
+
+
+def test_file_sha1_reads_in_1_mib_chunks(monkeypatch, tmp_path):
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"abc" * 1000)
+    sizes = []
+    real_open = open
+
+    class Recording:
+        def __init__(self, f):
+            self.f = f
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+        def read(self, size=-1):
+            sizes.append(size)
+            return self.f.read(size)
+
+    monkeypatch.setattr(data, "open", lambda p, mode: Recording(real_open(p, mode)),
+                        raising=False)
+    assert data.file_sha1(path) == hashlib.sha1(b"abc" * 1000).hexdigest()
+    assert sizes == [1 << 20, 1 << 20]  # the data, then the empty read that ends it
+
+
+def test_download_expands_a_tilde_in_mirror_and_cache(monkeypatch, tmp_path):
+    home = tmp_path / "home"
+    (home / "mirror").mkdir(parents=True)
+    (home / "mirror" / FNAME).write_bytes(CONTENT)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("D2LRNN_DATA_DIR", "~/mirror")
+    assert data.download(NAME) == home / "mirror" / FNAME
+    monkeypatch.delenv("D2LRNN_DATA_DIR")
+    use_opener(monkeypatch, Opener())
+    assert data.download(NAME, cache_dir="~/c") == home / "c" / FNAME
+    monkeypatch.setenv("D2LRNN_CACHE_DIR", "~/env")
+    assert data.download(NAME) == home / "env" / FNAME
+
+
+def test_download_into_an_existing_cache_folder(monkeypatch, tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "other.txt").write_text("kept")
+    use_opener(monkeypatch, Opener())
+    assert data.download(NAME, cache_dir=cache).read_bytes() == CONTENT
+    assert (cache / "other.txt").read_text() == "kept"

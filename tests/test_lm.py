@@ -265,3 +265,120 @@ def test_load_data_time_machine_arguments():
         d2l.load_data_time_machine(32, 35, max_tokens=5000, val_fraction=0.1)
     with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
         d2l.load_data_time_machine(0, 5)
+
+
+@given(
+    batch_size=st.integers(1, 4),
+    num_steps=st.integers(1, 6),
+    data=st.data(),
+)
+@settings(max_examples=40, deadline=None)
+def test_seq_data_iter_sequential_fixed_offset_needs_only_that_offset(
+    batch_size, num_steps, data
+):
+    offset = data.draw(st.integers(0, num_steps - 1))
+    need = batch_size * num_steps + offset + 1
+    batches = list(
+        d2l.seq_data_iter_sequential(torch.arange(need), batch_size, num_steps, offset)
+    )
+    assert len(batches) == 1
+    X, Y = batches[0]
+    assert X[0, 0].item() == offset and torch.equal(Y, X + 1)
+    with pytest.raises(ValueError, match=f"at least {need} tokens"):
+        d2l.seq_data_iter_sequential(
+            torch.arange(need - 1), batch_size, num_steps, offset
+        )
+
+
+def test_seq_data_iter_sequential_offset_must_be_below_num_steps():
+    corpus = torch.arange(50)
+    X, _ = next(d2l.seq_data_iter_sequential(corpus, 2, 4, offset=3))
+    assert X[0, 0].item() == 3
+    for bad in (4, 5):
+        with pytest.raises(ValueError, match=rf"offset must be in \[0, num_steps=4\), "
+                           rf"got {bad}"):
+            d2l.seq_data_iter_sequential(corpus, 2, 4, offset=bad)
+    with pytest.raises(ValueError, match="offset must be >= 0, got -1"):
+        d2l.seq_data_iter_sequential(corpus, 2, 4, offset=-1)
+    with pytest.raises(TypeError, match="offset must be an int"):
+        d2l.seq_data_iter_sequential(corpus, 2, 4, offset=1.0)
+    with pytest.raises(ValueError, match="num_steps must be >= 1, got 0"):
+        d2l.seq_data_iter_sequential(corpus, 2, 0, offset=0)
+
+
+@pytest.mark.parametrize("fn", ITERATORS)
+def test_seq_data_iter_takes_strided_and_list_corpora(fn):
+    corpus = torch.arange(200)[::2]  # not contiguous
+    random.seed(0)
+    X, Y = next(fn(corpus, 3, 4))
+    assert torch.equal(Y, X + 2) and (X % 2 == 0).all()
+    random.seed(0)
+    X2, Y2 = next(fn(corpus.tolist(), 3, 4))
+    assert torch.equal(X, X2) and torch.equal(Y, Y2)
+
+
+def test_seq_data_loader_from_a_list_holds_a_long_tensor():
+    loader = d2l.SeqDataLoader(list(range(60)), 2, 5)
+    assert isinstance(loader.corpus, torch.Tensor)
+    assert loader.corpus.dtype == torch.long and loader.corpus.tolist() == list(
+        range(60)
+    )
+    assert (loader.batch_size, loader.num_steps) == (2, 5)
+    assert loader.use_random_iter is False and loader.offset is None
+
+
+def test_seq_data_loader_checks_its_corpus_for_both_iterators():
+    with pytest.raises(ValueError, match="too short"):
+        d2l.SeqDataLoader(torch.arange(40), 4, 10, use_random_iter=True)
+    d2l.SeqDataLoader(torch.arange(50), 4, 10, use_random_iter=True)  # 4*10 + 10
+    with pytest.raises(ValueError, match="too short"):
+        d2l.SeqDataLoader(torch.arange(43), 4, 10, offset=3)
+    d2l.SeqDataLoader(torch.arange(44), 4, 10, offset=3)  # 4*10 + 3 + 1
+    with pytest.raises(TypeError, match="use_random_iter must be a bool, got 'no'"):
+        d2l.SeqDataLoader(torch.arange(100), 4, 10, use_random_iter="no")
+
+
+def test_seq_data_loader_len_with_a_fixed_offset():
+    corpus = torch.arange(45)  # (45 - offset - 1) // 20 is 2 for offset 0..4, else 1
+    assert len(d2l.SeqDataLoader(corpus, 2, 10, offset=0)) == 2
+    assert len(d2l.SeqDataLoader(corpus, 2, 10, offset=9)) == 1
+    for offset in (0, 4, 5, 9):
+        loader = d2l.SeqDataLoader(corpus, 2, 10, offset=offset)
+        assert len(list(loader)) == len(loader)
+        assert all(X[0, 0].item() == offset + 10 * i for i, (X, _) in enumerate(loader))
+    with pytest.raises(TypeError, match="depends on the offset: 1 or 2"):
+        len(d2l.SeqDataLoader(corpus, 2, 10))
+    with pytest.raises(TypeError, match="depends on the offset: 1 or 2"):
+        len(d2l.SeqDataLoader(corpus, 2, 10, use_random_iter=True))
+
+
+@pytest.mark.parametrize("use_random_iter", [False, True])
+def test_seq_data_loader_len_counts_the_batches_of_every_epoch(use_random_iter):
+    loader = d2l.SeqDataLoader(torch.arange(1000), 3, 7, use_random_iter)
+    random.seed(1)
+    for _ in range(10):  # every offset gives (1000 - offset - 1) // 21 = 47
+        assert sum(1 for _ in loader) == len(loader) == 47
+    if use_random_iter:
+        random.seed(2)
+        starts = [X[:, 0].tolist() for X, _ in loader]
+        assert starts != sorted(starts)  # shuffled: random sampling is used
+
+
+def test_load_data_time_machine_checks_sizes_before_reading_the_book(monkeypatch):
+    def unread(*args):
+        raise AssertionError("the book was read before the arguments were checked")
+
+    monkeypatch.setattr(d2l.lm, "load_corpus_time_machine", unread)
+    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
+        d2l.load_data_time_machine(0, 5)
+    with pytest.raises(ValueError, match="num_steps must be >= 1, got 0"):
+        d2l.load_data_time_machine(2, 0)
+
+
+def test_load_data_time_machine_keeps_a_tenth_for_validation_by_default():
+    train_iter, val_iter, vocab = d2l.load_data_time_machine(2, 5, max_tokens=1000)
+    assert len(train_iter.corpus) == 900 and len(val_iter.corpus) == 100
+    assert not train_iter.use_random_iter and train_iter.offset is None
+    assert val_iter.offset == 0 and not val_iter.use_random_iter
+    assert (train_iter.batch_size, train_iter.num_steps) == (2, 5)
+    assert len(vocab) == 28  # characters by default

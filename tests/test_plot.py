@@ -200,3 +200,120 @@ def test_draw_graph_rejects_bad_input_naming_it(nodes, edges, kwargs, error, mat
     with pytest.raises(error, match=match):
         d2l.draw_graph(nodes, edges, **kwargs)
     assert not plt.get_fignums()  # checked before any figure is made
+
+
+def test_plot_cycles_through_the_formats():
+    x = [0.0, 1.0]
+    axes = d2l.plot(x, [[i, i] for i in range(5)])
+    styles = [(ln.get_linestyle(), ln.get_color()) for ln in axes.lines]
+    assert styles[1:4] == [("--", "m"), ("-.", "g"), (":", "r")]
+    assert styles[0][0] == styles[4][0] == "-"  # the fifth reuses the first
+    mine = d2l.plot(x, [x, x, x], fmts=("k-", "b:"))
+    assert [(ln.get_linestyle(), ln.get_color()) for ln in mine.lines] == [
+        ("-", "k"), (":", "b"), ("-", "k")]
+
+
+def test_plot_sets_labels_scales_limits_and_grid():
+    axes = d2l.plot([1.0, 2.0, 4.0], [1.0, 10.0, 100.0], xlabel="step", ylabel="loss",
+                    xlim=(1, 4), ylim=(1, 200), xscale="log", yscale="log")
+    assert (axes.get_xlabel(), axes.get_ylabel()) == ("step", "loss")
+    assert (axes.get_xscale(), axes.get_yscale()) == ("log", "log")
+    assert axes.get_xlim() == (1, 4) and axes.get_ylim() == (1, 200)
+    assert axes.get_legend() is None  # no legend asked for
+    assert all(line.get_visible() for line in axes.xaxis.get_gridlines())
+    assert all(line.get_visible() for line in axes.yaxis.get_gridlines())
+    plain = d2l.plot([1.0, 2.0])
+    assert (plain.get_xscale(), plain.get_yscale()) == ("linear", "linear")
+    assert plain.get_xlabel() == "" and plain.get_ylabel() == ""
+
+
+def test_plot_figure_size():
+    assert tuple(d2l.plot([1.0, 2.0]).figure.get_size_inches()) == (5.0, 3.0)
+    wide = d2l.plot([1.0, 2.0], figsize=(8, 2))
+    assert tuple(wide.figure.get_size_inches()) == (8.0, 2.0)
+
+
+def test_plot_draws_floats_from_integer_data():
+    axes = d2l.plot(torch.tensor([1, 2, 3]), np.array([True, False, True]))
+    (line,) = axes.lines
+    assert line.get_xdata().dtype == line.get_ydata().dtype == np.float64
+    assert list(line.get_ydata()) == [1.0, 0.0, 1.0]
+    series = d2l.plot([torch.tensor([[1], [2]]), [3, 4]])  # each series flattened
+    assert lines_data(series) == [([0, 1], [1.0, 2.0]), ([0, 1], [3.0, 4.0])]
+
+
+def test_plot_moves_tensors_to_the_cpu_first():
+    calls = []
+
+    class DeviceTensor:
+        """Stands in for a tensor on a GPU: numpy() only after cpu()."""
+
+        ndim = 1
+
+        def __init__(self, values):
+            self.values = values
+
+        def detach(self):
+            calls.append("detach")
+            return self
+
+        def cpu(self):
+            calls.append("cpu")
+            return torch.tensor(self.values)
+
+    axes = d2l.plot(DeviceTensor([1.0, 3.0]))
+    assert lines_data(axes) == [([0, 1], [1.0, 3.0])]
+    assert calls == ["detach", "cpu"]
+
+
+def test_in_notebook_needs_a_kernel(monkeypatch):
+    import IPython
+
+    class Terminal:  # IPython in a terminal: a shell, but no kernel
+        pass
+
+    class Kernel:
+        kernel = object()
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: Terminal())
+    assert plot_module._in_notebook() is False
+    monkeypatch.setattr(IPython, "get_ipython", lambda: Kernel())
+    assert plot_module._in_notebook() is True
+
+
+def test_animator_applies_its_axes_settings_and_formats():
+    anim = d2l.Animator(xlabel="epoch", ylabel="ppl", legend=("train", "val"),
+                        xlim=(1, 10), ylim=(1, 100), xscale="log", yscale="log",
+                        fmts=("k-", "b:"), figsize=(4, 2))
+    assert tuple(anim.fig.get_size_inches()) == (4.0, 2.0)
+    anim.add(1, [50.0, 60.0])
+    anim.add(2, [20.0, None])
+    ax = anim.axes
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("epoch", "ppl")
+    assert (ax.get_xscale(), ax.get_yscale()) == ("log", "log")
+    assert ax.get_xlim() == (1, 10) and ax.get_ylim() == (1, 100)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["train", "val"]
+    assert [(ln.get_linestyle(), ln.get_color()) for ln in ax.lines] == [
+        ("-", "k"), (":", "b")]
+    assert anim.legend == ["train", "val"] and isinstance(anim.legend, list)
+    plain = d2l.Animator()
+    plain.add(1, 2.0)
+    assert plain.legend is None and plain.axes.get_legend() is None
+    assert plain.axes.get_yscale() == "linear"
+    assert tuple(plain.fig.get_size_inches()) == (5.0, 3.0)
+
+
+def test_animator_skips_a_point_whose_x_is_none():
+    anim = d2l.Animator()
+    anim.add([None, 2], [1.0, 3.0])
+    anim.add([4, 5], [None, 6.0])
+    assert anim.X == [[], [2.0, 5.0]] and anim.Y == [[], [3.0, 6.0]]
+    assert isinstance(anim.X[1][0], float)
+
+
+def test_animator_takes_arrays_and_tensors_for_x_and_ys():
+    anim = d2l.Animator()
+    anim.add(torch.tensor([3.0]), np.array([1.0, 2.0]))  # one x for both series
+    anim.add(np.array([4.0, 5.0]), torch.tensor([0.5, 0.25]))
+    assert anim.X == [[3.0, 4.0], [3.0, 5.0]]
+    assert anim.Y == [[1.0, 0.5], [2.0, 0.25]]

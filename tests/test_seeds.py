@@ -106,3 +106,46 @@ def test_direct_seeding_is_detected(line):
 ])
 def test_helper_calls_are_allowed(line):
     assert not DIRECT.search(line), line
+
+
+def test_seed_offset_may_carry_spaces(monkeypatch):
+    monkeypatch.setenv(d2l.SEED_OFFSET_VAR, " 12 ")
+    assert d2l.manual_seed(3) == 15
+    monkeypatch.setenv(d2l.SEED_OFFSET_VAR, "0")
+    assert d2l.manual_seed(3) == 3
+
+
+@pytest.mark.parametrize("seed", [2**31 + 5, 2**32 + 5])
+def test_manual_seed_folds_large_seeds_into_numpys_range(monkeypatch, seed):
+    monkeypatch.delenv(d2l.SEED_OFFSET_VAR, raising=False)
+    assert d2l.manual_seed(seed) == seed
+    draws = (random.random(), np.random.rand(), torch.rand(()).item())
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    assert draws == (random.random(), np.random.rand(), torch.rand(()).item())
+
+
+def test_generator_is_made_on_the_device_with_the_shifted_seed(monkeypatch):
+    made = []
+
+    class FakeGenerator:
+        def __init__(self, device="cpu"):
+            made.append(device)
+
+        def manual_seed(self, seed):
+            made.append(seed)
+            return self
+
+    monkeypatch.setenv(d2l.SEED_OFFSET_VAR, "10")
+    monkeypatch.setattr(torch, "Generator", FakeGenerator)
+    assert isinstance(d2l.generator(3, device="cuda:1"), FakeGenerator)
+    d2l.generator(4)
+    assert made == ["cuda:1", 13, "cpu", 14]
+
+
+def test_numpy_rng_is_default_rng_of_the_shifted_seed(monkeypatch):
+    monkeypatch.setenv(d2l.SEED_OFFSET_VAR, "5")
+    rng = d2l.numpy_rng(2)
+    assert isinstance(rng, np.random.Generator)
+    assert np.array_equal(rng.random(4), np.random.default_rng(7).random(4))

@@ -7,6 +7,7 @@ import hashlib
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -247,3 +248,41 @@ def test_load_corpus_time_machine_real_book_chars():
     assert vocab.idx_to_token[:4] == ["<unk>", " ", "e", "t"]
     assert corpus.shape == (173427,)  # 170580 letters and spaces + 2847 breaks
     assert int((corpus == vocab.unk).sum()) == 0
+
+
+def test_tokenize_and_vocab_take_tuples_too():
+    assert text.tokenize(("a b", "c")) == [["a", "b"], ["c"]]
+    assert text.tokenize(("ab",), "char") == [["a", "b"]]
+    vocab = text.Vocab((("b", "a"), ("a",)), reserved_tokens=("<pad>",))
+    assert vocab.idx_to_token == ["<unk>", "<pad>", "a", "b"]
+    assert text.Vocab(("x", "y", "x")).idx_to_token == ["<unk>", "x", "y"]
+
+
+def test_vocab_argument_types():
+    with pytest.raises(TypeError, match="min_freq must be an int, got True"):
+        text.Vocab(["a"], min_freq=True)
+    with pytest.raises(TypeError, match="reserved_tokens must be a list of str"):
+        text.Vocab(["a"], reserved_tokens=["<pad>", 3])
+    assert text.Vocab(["a", "a", "b"], min_freq=2).idx_to_token == ["<unk>", "a"]
+    assert text.Vocab(None, reserved_tokens=None).idx_to_token == ["<unk>"]
+
+
+def test_vocab_to_tokens_takes_any_integer_index():
+    vocab = text.Vocab(["a", "b"])
+    assert vocab.to_tokens(np.int64(2)) == "b"
+    assert vocab.to_tokens(torch.tensor(1)) == "a"
+    assert vocab.to_tokens((0, 2)) == ["<unk>", "b"]
+    assert vocab.to_tokens(len(vocab) - 1) == "b"
+    with pytest.raises(ValueError, match="index 3 is out of range for a vocabulary "
+                       "of 3 tokens"):
+        vocab.to_tokens(len(vocab))
+    with pytest.raises(TypeError, match="an index must be an int, got 1.0"):
+        vocab.to_tokens(1.0)
+
+
+def test_load_corpus_time_machine_keeps_one_token(fake_book):
+    full, _ = text.load_corpus_time_machine()
+    one, _ = text.load_corpus_time_machine(max_tokens=1)
+    assert one.tolist() == full[:1].tolist()
+    words, vocab = text.load_corpus_time_machine(max_tokens=3, token="word")
+    assert vocab.to_tokens(words) == ["the", "time", "machine"]

@@ -121,3 +121,20 @@ def test_check_int_accepts_integers_and_names_bad_values():
         d2l.check_int("n", 2.0, 0)
     with pytest.raises(ValueError, match="n must be >= 1, got 0"):
         d2l.check_int("n", 0, 1)
+
+
+def test_check_int_accepts_the_minimum_itself():
+    assert d2l.check_int("n", 1, 1) == 1
+    assert d2l.check_int("offset", 0, 0) == 0
+    assert d2l.check_int("k", -3, -3) == -3
+    with pytest.raises(ValueError, match="k must be >= -3, got -4"):
+        d2l.check_int("k", -4, -3)
+
+
+def test_accumulator_of_one_sum():
+    acc = d2l.Accumulator(1)
+    acc.add(2.5)
+    acc.add(0.5)
+    assert acc.data == [3.0] and len(acc) == 1
+    with pytest.raises(ValueError, match="expects 1 values, got 2"):
+        acc.add(1, 2)
