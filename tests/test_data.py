@@ -328,3 +328,14 @@ def test_download_into_an_existing_cache_folder(monkeypatch, tmp_path):
     use_opener(monkeypatch, Opener())
     assert data.download(NAME, cache_dir=cache).read_bytes() == CONTENT
     assert (cache / "other.txt").read_text() == "kept"
+
+
+def test_download_file_name_is_the_last_part_of_the_url(monkeypatch, tmp_path):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / FNAME).write_bytes(CONTENT)
+    monkeypatch.setenv("D2LRNN_DATA_DIR", str(mirror))
+    monkeypatch.setitem(data.DATA_HUB, "bare", (FNAME, SHA1))  # no folder at all
+    monkeypatch.setitem(data.DATA_HUB, "deep", ("http://x.invalid/a/b/" + FNAME, SHA1))
+    assert data.download("bare") == mirror / FNAME
+    assert data.download("deep") == mirror / FNAME

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 import warnings
 
 import matplotlib
@@ -317,3 +318,31 @@ def test_animator_takes_arrays_and_tensors_for_x_and_ys():
     anim.add(np.array([4.0, 5.0]), torch.tensor([0.5, 0.25]))
     assert anim.X == [[3.0, 4.0], [3.0, 5.0]]
     assert anim.Y == [[1.0, 0.5], [2.0, 0.25]]
+
+
+def test_plot_converts_every_kind_of_series_to_float_arrays():
+    grad = torch.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    axes = d2l.plot(grad)  # rows of a 2-D tensor that requires grad
+    assert lines_data(axes) == [([0, 1], [1.0, 2.0]), ([0, 1], [3.0, 4.0])]
+    for data in ([1, 2, 3], [np.int64(1), 2, 3]):
+        (line,) = d2l.plot(data, data).lines
+        assert isinstance(line.get_ydata(), np.ndarray)
+        assert line.get_xdata().dtype == line.get_ydata().dtype == np.float64
+    (line,) = d2l.plot([torch.tensor([[1.0, 2.0, 3.0]])]).lines  # a (1, 3) row
+    assert (list(line.get_xdata()), list(line.get_ydata())) == ([0, 1, 2], [1, 2, 3])
+
+
+def test_plot_shares_one_x_with_two_series():
+    axes = d2l.plot([0.0, 1.0], [[1.0, 2.0], [3.0, 4.0]])
+    assert lines_data(axes) == [([0.0, 1.0], [1.0, 2.0]), ([0.0, 1.0], [3.0, 4.0])]
+
+
+def test_in_notebook_without_ipython(monkeypatch):
+    monkeypatch.setitem(sys.modules, "IPython", None)  # `import IPython` fails
+    assert plot_module._in_notebook() is False
+
+
+def test_animator_stores_plain_floats():
+    anim = d2l.Animator()
+    anim.add(np.int64(1), torch.tensor([0.5, 0.25]))
+    assert [type(v) for v in anim.X[0] + anim.Y[0] + anim.Y[1]] == [float] * 3

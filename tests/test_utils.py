@@ -138,3 +138,9 @@ def test_accumulator_of_one_sum():
     assert acc.data == [3.0] and len(acc) == 1
     with pytest.raises(ValueError, match="expects 1 values, got 2"):
         acc.add(1, 2)
+
+
+def test_timer_totals_are_floats_even_without_intervals():
+    timer = d2l.Timer()
+    assert type(timer.sum()) is float and type(timer.avg()) is float
+    assert timer.cumsum() == [] and isinstance(timer.cumsum(), list)
