@@ -283,7 +283,7 @@ def test_init_bptt_params_spread_is_the_scale():
 
 @pytest.mark.parametrize("scale", [-0.1, float("nan")])
 def test_init_bptt_params_rejects_scales_that_are_not_positive(scale):
-    with pytest.raises(ValueError, match="scale must be positive"):
+    with pytest.raises(ValueError, match="scale must be finite and > 0"):
         d2l.init_bptt_params(3, 4, 5, scale=scale)
 
 

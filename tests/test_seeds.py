@@ -139,9 +139,10 @@ def test_generator_is_made_on_the_device_with_the_shifted_seed(monkeypatch):
 
     monkeypatch.setenv(d2l.SEED_OFFSET_VAR, "10")
     monkeypatch.setattr(torch, "Generator", FakeGenerator)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)  # cuda:1 exists
     assert isinstance(d2l.generator(3, device="cuda:1"), FakeGenerator)
     d2l.generator(4)
-    assert made == ["cuda:1", 13, "cpu", 14]
+    assert made == [torch.device("cuda:1"), 13, torch.device("cpu"), 14]
 
 
 def test_numpy_rng_is_default_rng_of_the_shifted_seed(monkeypatch):

@@ -78,17 +78,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "d2lrnn"
 EQUIVALENT_FILE = ROOT / "tools" / "mutants_equivalent.txt"
-MODULES = ["utils", "data", "text", "ngram", "lm", "models", "plot", "train", "bptt"]
+MODULES = ["utils", "data", "text", "metrics", "ngram", "lm", "models", "gated",
+           "fast", "plot", "train", "bptt"]
 # The unit tests that judge each module, most direct first (-x stops at the first
 # failure). Files that do not exist (yet) are left out.
 TESTS = {
     "utils": ["test_utils.py", "test_seeds.py"],
     "data": ["test_data.py"],
     "text": ["test_text.py", "test_d2l_parity.py"],
+    "metrics": ["test_ngram.py", "test_train.py"],  # perplexity, zipf_exponent
     "ngram": ["test_ngram.py"],
     "lm": ["test_lm.py", "test_d2l_parity.py"],
     "models": ["test_models.py", "test_gates.py", "test_d2l_parity.py",
                "test_bench.py"],  # the products the fast model runs
+    "gated": ["test_gates.py", "test_models.py", "test_train.py"],
+    "fast": ["test_fast.py", "test_models.py", "test_bench.py",
+             "test_d2l_parity.py"],
     "plot": ["test_plot.py"],
     "train": ["test_train.py", "test_gates.py", "test_d2l_parity.py"],
     "bptt": ["test_bptt.py"],
