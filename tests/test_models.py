@@ -251,6 +251,9 @@ def test_rnn_model_begin_state_serves_rnn_gru_lstm(layer, is_tuple, first_dim):
     Y, new_state = model(torch.zeros((5, 2), dtype=torch.long), state)
     assert Y.shape == (10, 6)
     assert isinstance(new_state, tuple) == is_tuple
+    default = model.begin_state()  # one sequence, as predict warms up
+    assert all(s.shape == (first_dim, 1, 3) for s in (
+        default if is_tuple else (default,)))
 
 
 def test_rnn_model_lstm_matches_nn_lstm():

@@ -346,3 +346,30 @@ def test_animator_stores_plain_floats():
     anim = d2l.Animator()
     anim.add(np.int64(1), torch.tensor([0.5, 0.25]))
     assert [type(v) for v in anim.X[0] + anim.Y[0] + anim.Y[1]] == [float] * 3
+
+
+def test_draw_box_is_a_box_of_positive_size_centred_on_its_label():
+    _, ax = plt.subplots()
+    d2l.draw_box(ax, 1.0, 2.0, "h")
+    (box,), (label,) = ax.patches, ax.texts
+    assert box.get_width() > 0 and box.get_height() > 0
+    centre = (box.get_x() + box.get_width() / 2, box.get_y() + box.get_height() / 2)
+    assert centre == pytest.approx((1.0, 2.0))
+    assert label.get_position() == (1.0, 2.0) and label.get_text() == "h"
+    d2l.draw_box(ax, 0.0, 0.0, "x", w=2.0, h=0.25)
+    assert (ax.patches[1].get_width(), ax.patches[1].get_height()) == (2.0, 0.25)
+
+
+def test_draw_arrow_is_straight_black_and_heavier_than_box_outlines_by_default():
+    _, ax = plt.subplots()
+    d2l.draw_box(ax, 0.0, 0.0, "h")
+    d2l.draw_arrow(ax, (0.0, 0.0), (1.0, 1.0))
+    d2l.draw_arrow(ax, (0.0, 0.0), (1.0, 1.0), color="red", rad=0.3)
+    box, arrow, curved = ax.patches
+    assert arrow.get_connectionstyle().rad == 0  # a straight line
+    black = matplotlib.colors.to_rgba("black")
+    assert arrow.get_edgecolor() == arrow.get_facecolor() == black
+    assert arrow.get_linewidth() > box.get_linewidth()  # arrows stand out
+    assert curved.get_connectionstyle().rad == 0.3
+    red = matplotlib.colors.to_rgba("red")
+    assert curved.get_edgecolor() == curved.get_facecolor() == red

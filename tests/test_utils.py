@@ -1,4 +1,4 @@
-"""Tests for d2lrnn.utils: try_gpu, Timer, Accumulator, check_int."""
+"""Tests for d2lrnn.utils: try_gpu, Timer, Accumulator, check_int, check_real."""
 
 from __future__ import annotations
 
@@ -144,3 +144,13 @@ def test_timer_totals_are_floats_even_without_intervals():
     timer = d2l.Timer()
     assert type(timer.sum()) is float and type(timer.avg()) is float
     assert timer.cumsum() == [] and isinstance(timer.cumsum(), list)
+
+
+def test_check_real_bounds_hold_at_the_edge_as_their_names_say():
+    assert d2l.check_real("k", 0, at_least=0) == 0.0  # >= includes the bound
+    assert d2l.check_real("k", -0.0, at_least=0) == 0.0
+    with pytest.raises(ValueError, match="lr must be finite and > 0, got 0"):
+        d2l.check_real("lr", 0, above=0)  # > excludes it
+    with pytest.raises(ValueError, match="p must be finite and < 1, got 1"):
+        d2l.check_real("p", 1, below=1)
+    assert d2l.check_real("p", 0.5, above=0, below=1) == 0.5
