@@ -86,7 +86,7 @@ TESTS = {
     "utils": ["test_utils.py", "test_seeds.py"],
     "data": ["test_data.py"],
     "text": ["test_text.py", "test_d2l_parity.py"],
-    "metrics": ["test_ngram.py", "test_train.py"],  # perplexity, zipf_exponent
+    "metrics": ["test_metrics.py", "test_ngram.py", "test_train.py"],
     "ngram": ["test_ngram.py"],
     "lm": ["test_lm.py", "test_d2l_parity.py"],
     "models": ["test_models.py", "test_gates.py", "test_d2l_parity.py",
