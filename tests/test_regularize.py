@@ -334,6 +334,52 @@ def test_train_lm_early_stopping_stops_and_lowers_the_rate(monkeypatch):
     assert history["lr"] == pytest.approx([0.01, 0.01, 0.01, 0.005])
 
 
+
+class _FixedTimer:
+    """A timer whose every interval lasts 2 s."""
+
+    def __init__(self):
+        self.times = []
+
+    def start(self):
+        pass
+
+    def stop(self):
+        self.times.append(2.0)
+        return 2.0
+
+    def sum(self):
+        return sum(self.times)
+
+
+def test_train_lm_early_stopping_runs_num_epochs_and_reports_tokens_per_second(
+        monkeypatch):
+    calls = []
+
+    def train_epoch(net, data_iter, loss, updater, device, theta=1.0):
+        calls.append(1)
+        return 6.0, 1000.0  # perplexity, tokens per second
+
+    scores = iter([5.0, 4.0, 3.0, 2.0])
+    monkeypatch.setattr(d2l.regularize, "train_epoch", train_epoch)
+    monkeypatch.setattr(d2l.regularize, "evaluate_perplexity",
+                        lambda net, data_iter, device: next(scores))
+    monkeypatch.setattr(d2l.regularize, "Timer", _FixedTimer)
+    train, val = _tiny_problem()
+    net = d2l.RegularizedRNNModel(nn.GRU(4, 8), 5, 4)
+    history = d2l.train_lm_early_stopping(
+        net, train, val, lr=0.01, num_epochs=3, device="cpu", animate=False)
+    assert len(calls) == 3 and history["val_ppl"] == [5.0, 4.0, 3.0]
+    # 3 epochs of 2 s at 1000 tokens/s: 6000 tokens in 6 s
+    assert history["tokens_per_sec"] == pytest.approx(1000.0)
+
+
+def test_regularized_model_accepts_an_embedding_of_width_one():
+    net = d2l.RegularizedRNNModel(nn.GRU(1, 3), 5, 1)
+    Y, _ = net(torch.tensor([[0, 4, 2]]), None)
+    assert net.embedding.weight.shape == (5, 1) and Y.shape == (3, 5)
+
+
 # --- bad arguments -----------------------------------------------------------
 
 def _model(**kwargs):

@@ -171,3 +171,11 @@ def test_scheduled_sampling_inputs_rejects_a_generator_of_another_kind():
     truth = torch.tensor([0, 1])
     with pytest.raises(TypeError, match="generator must be a torch.Generator"):
         d2l.scheduled_sampling_inputs(truth, truth, 0.5, generator=0)
+
+
+def test_scheduled_sampling_inputs_stays_on_the_labels_device():
+    # the coins are drawn on the CPU; on another device they must follow the labels
+    truth = torch.zeros(2, 3, dtype=torch.long, device="meta")
+    own = torch.ones(2, 3, dtype=torch.long, device="meta")
+    mixed = d2l.scheduled_sampling_inputs(truth, own, 0.5)
+    assert mixed.device == truth.device and mixed.shape == truth.shape

@@ -79,7 +79,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "d2lrnn"
 EQUIVALENT_FILE = ROOT / "tools" / "mutants_equivalent.txt"
 MODULES = ["utils", "data", "text", "metrics", "ngram", "lm", "models", "gated",
-           "fast", "plot", "train", "bptt"]
+           "fast", "plot", "train", "bptt", "regularize", "seq"]
 # The unit tests that judge each module, most direct first (-x stops at the first
 # failure). Files that do not exist (yet) are left out.
 TESTS = {
@@ -97,6 +97,8 @@ TESTS = {
     "plot": ["test_plot.py"],
     "train": ["test_train.py", "test_gates.py", "test_d2l_parity.py"],
     "bptt": ["test_bptt.py"],
+    "regularize": ["test_regularize.py"],
+    "seq": ["test_seq.py"],
 }
 SHARED_TESTS = ["test_bad_input.py"]  # argument checks of every module
 PYTEST_ARGS = ["-x", "-q", "-p", "no:cacheprovider", "--import-mode=append",
