@@ -11,17 +11,20 @@ Each name is defined in a notebook of book/; ``help(name)`` says which.
 from .utils import Accumulator, SEED_OFFSET_VAR, Timer, check_bool, check_callable, check_device, check_int, check_real, generator, manual_seed, numpy_rng, try_gpu
 from .bptt import RNN_PARAM_NAMES, init_bptt_params, numerical_gradient, rnn_bptt, rnn_forward, rnn_loss
 from .data import ChecksumError, DATA_HUB, DATA_URL, DownloadError, download, file_sha1
+from .diagram import EDGE_STYLE_KEYS, NODE_COLORS, draw_arrow, draw_box, draw_graph
 from .fast import rnn_fast, tanh_recurrence
 from .gated import gru, gru_params_from_nn, gru_step, init_gru_params, init_gru_state, init_lstm_params, init_lstm_state, lstm, lstm_params_from_nn, lstm_step
-from .metrics import perplexity, perplexity_from_nll, zipf_exponent
-from .ngram import InterpolatedNGramLM, NGramLM, ngram_baselines, ngram_counts, split_corpus, tune_add_k
-from .text import Vocab, load_corpus_time_machine, read_time_machine, tokenize
-from .lm import SeqDataLoader, load_data_time_machine, seq_data_iter_random, seq_data_iter_sequential
 from .models import RNNModel, RNNModelScratch, check_indices, check_state, check_tensor, init_rnn_params, init_rnn_state, rnn, rnn_step
-from .plot import Animator, EDGE_STYLE_KEYS, NODE_COLORS, draw_arrow, draw_box, draw_graph, plot, set_axes
-from .train import collect_grads, evaluate_perplexity, grad_clipping, grad_clipping_elementwise, information_flow_penalty, predict, state_gradient_norms, train_epoch, train_lm
+from .metrics import perplexity, perplexity_from_nll, zipf_exponent
+from .plot import Animator, plot, set_axes
+from .text import Vocab, load_corpus_time_machine, read_time_machine, tokenize
+from .train import collect_grads, evaluate_perplexity, grad_clipping, predict, train_epoch, train_lm
+from .gradients import grad_clipping_elementwise, information_flow_penalty, state_gradient_norms
+from .ngram import InterpolatedNGramLM, NGramLM, ngram_baselines, ngram_counts, split_corpus, tune_add_k
+from .lm import SeqDataLoader, load_data_time_machine, seq_data_iter_random, seq_data_iter_sequential
 from .regularize import BestCheckpoint, LockedDropout, PlateauSchedule, RegularizedRNNModel, check_probability, drop_state_units, train_lm_early_stopping
-from .seq import check_unit_interval, scheduled_sampling_inputs, shift_right
+from .seq import LengthHead, StopHead, check_generator, check_lengths, check_unit_interval, draw_tokens, length_mask, pad_sequences, sample_sequences, scheduled_sampling_inputs, sequence_nll, shift_right, stop_nll
+from .timescales import check_recurrence, compose_steps, half_life, leaky_average, linear_recurrence_hillis_steele, linear_recurrence_loop, linear_recurrence_scan, random_reservoir, reservoir_states, ridge_fit, ridge_predict, spectral_radius
 
 __version__ = "0.1.0"
 
@@ -35,6 +38,7 @@ __all__ = [
     "DownloadError",
     "EDGE_STYLE_KEYS",
     "InterpolatedNGramLM",
+    "LengthHead",
     "LockedDropout",
     "NGramLM",
     "NODE_COLORS",
@@ -45,23 +49,29 @@ __all__ = [
     "RegularizedRNNModel",
     "SEED_OFFSET_VAR",
     "SeqDataLoader",
+    "StopHead",
     "Timer",
     "Vocab",
     "check_bool",
     "check_callable",
     "check_device",
+    "check_generator",
     "check_indices",
     "check_int",
+    "check_lengths",
     "check_probability",
     "check_real",
+    "check_recurrence",
     "check_state",
     "check_tensor",
     "check_unit_interval",
     "collect_grads",
+    "compose_steps",
     "download",
     "draw_arrow",
     "draw_box",
     "draw_graph",
+    "draw_tokens",
     "drop_state_units",
     "evaluate_perplexity",
     "file_sha1",
@@ -71,6 +81,7 @@ __all__ = [
     "gru",
     "gru_params_from_nn",
     "gru_step",
+    "half_life",
     "information_flow_penalty",
     "init_bptt_params",
     "init_gru_params",
@@ -79,6 +90,11 @@ __all__ = [
     "init_lstm_state",
     "init_rnn_params",
     "init_rnn_state",
+    "leaky_average",
+    "length_mask",
+    "linear_recurrence_hillis_steele",
+    "linear_recurrence_loop",
+    "linear_recurrence_scan",
     "load_corpus_time_machine",
     "load_data_time_machine",
     "lstm",
@@ -89,24 +105,33 @@ __all__ = [
     "ngram_counts",
     "numerical_gradient",
     "numpy_rng",
+    "pad_sequences",
     "perplexity",
     "perplexity_from_nll",
     "plot",
     "predict",
+    "random_reservoir",
     "read_time_machine",
+    "reservoir_states",
+    "ridge_fit",
+    "ridge_predict",
     "rnn",
     "rnn_bptt",
     "rnn_fast",
     "rnn_forward",
     "rnn_loss",
     "rnn_step",
+    "sample_sequences",
     "scheduled_sampling_inputs",
     "seq_data_iter_random",
     "seq_data_iter_sequential",
+    "sequence_nll",
     "set_axes",
     "shift_right",
+    "spectral_radius",
     "split_corpus",
     "state_gradient_norms",
+    "stop_nll",
     "tanh_recurrence",
     "tokenize",
     "train_epoch",

@@ -160,3 +160,11 @@ def test_export_does_not_import_a_name_that_a_parameter_shadows(tmp_path):
     )
     text = export.generate(root)["text.py"]
     assert "from .utils" not in text, text
+
+
+def test_every_generated_module_is_short_enough_to_read():
+    # One concept per module: a module past 400 lines is split by concept
+    # (a new name in MODULE_DOCS, and #@save <name> in the cells that move).
+    for name in export.MODULE_DOCS:
+        lines = (ROOT / "d2lrnn" / f"{name}.py").read_text().count("\n")
+        assert lines <= 400, (name, lines)

@@ -45,6 +45,7 @@ BANNER = (
 MODULE_DOCS = {
     "utils": "Small shared helpers: devices, timers, accumulators, argument checks.",
     "plot": "Plotting helpers built on matplotlib.",
+    "diagram": "Diagrams of networks: labelled boxes, arrows and graphs.",
     "data": "Datasets: a registry of files with SHA-1 hashes, downloads, mirrors.",
     "text": "Text preprocessing: tokenization and vocabularies.",
     "ngram": "N-gram language models and held-out baselines.",
@@ -54,9 +55,13 @@ MODULE_DOCS = {
     "gated": "Gated cells from scratch: LSTM and GRU.",
     "fast": "The fast scratch RNN: batched lookups and a hand-written BPTT.",
     "train": "Training loops, gradient clipping and text generation.",
+    "gradients": "Gradient diagnostics: element-wise clipping, gradients of states, "
+    "the information-flow penalty.",
     "bptt": "Backpropagation through time by hand.",
     "regularize": "Dropout for recurrent layers, weight tying and model selection.",
     "seq": "Generating sequences: teacher forcing, masks, stopping and sampling.",
+    "timescales": "Many time scales: reservoirs, leaky units and linear recurrences "
+    "computed by a parallel scan.",
 }
 
 

@@ -79,7 +79,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "d2lrnn"
 EQUIVALENT_FILE = ROOT / "tools" / "mutants_equivalent.txt"
 MODULES = ["utils", "data", "text", "metrics", "ngram", "lm", "models", "gated",
-           "fast", "plot", "train", "bptt", "regularize", "seq"]
+           "fast", "plot", "diagram", "train", "gradients", "bptt", "regularize",
+           "seq"]
 # The unit tests that judge each module, most direct first (-x stops at the first
 # failure). Files that do not exist (yet) are left out.
 TESTS = {
@@ -95,7 +96,9 @@ TESTS = {
     "fast": ["test_fast.py", "test_models.py", "test_bench.py",
              "test_d2l_parity.py"],
     "plot": ["test_plot.py"],
+    "diagram": ["test_plot.py"],
     "train": ["test_train.py", "test_gates.py", "test_d2l_parity.py"],
+    "gradients": ["test_train.py", "test_gates.py"],
     "bptt": ["test_bptt.py"],
     "regularize": ["test_regularize.py"],
     "seq": ["test_seq.py"],
