@@ -31,7 +31,7 @@ if [ $# -gt 0 ]; then
   done
 fi
 pass1=$(date +%s)
-python -m pytest -n "$workers" --dist loadfile --nbval-lax --nbval-current-env \
+python -m pytest -n "$workers" --dist loadfile --no-loadscope-reorder --nbval-lax --nbval-current-env \
   --ignore=tests/perturbed --durations=15 -ra "${targets[@]}" "$@"
 echo "pass 1 took $(( $(date +%s) - pass1 )) s"
 if [ $# -gt 0 ] && [ ${#notebooks[@]} -eq 0 ]; then
