@@ -39,7 +39,7 @@ def _as_counts(freqs: object) -> np.ndarray:
 
 def zipf_exponent(freqs: object, min_rank: int = 10,
                   max_rank: int = 1000) -> float:
-    """Fit Zipf's exponent alpha of ``log n_i = -alpha log i + c``.
+    """Fit Zipf's exponent a of ``log n_i = -a log i + const``.
 
     ``freqs`` are counts in any order; they are sorted by rank (1 = most
     frequent) and the straight line is fitted by least squares on the ranks
