@@ -491,6 +491,9 @@ def test_stop_head_gives_one_logit_per_state():
         head(torch.zeros(3, 8, dtype=torch.float64))
     with pytest.raises(ValueError, match="num_hiddens must be >= 1"):
         d2l.StopHead(0)
+    # a scalar has no last dimension to read
+    with pytest.raises(ValueError, match=r"8 hidden units, got shape \(\)"):
+        head(torch.tensor(1.0))
 
 
 def test_length_head_scores_and_samples_lengths():
@@ -512,3 +515,8 @@ def test_length_head_scores_and_samples_lengths():
         head(torch.ones(4, 3))
     with pytest.raises(ValueError, match="max_length must be >= 1"):
         d2l.LengthHead(2, 0)
+    with pytest.raises(ValueError, match="num_inputs must be >= 1"):
+        d2l.LengthHead(0, 5)
+    # logits of another width are refused by name, not scored against lengths
+    with pytest.raises(ValueError, match="logits must have shape"):
+        head.nll(torch.zeros(4, 7), torch.tensor([0, 1, 5, 2]))

@@ -203,6 +203,13 @@ def states(w_shape, w_in_shape, u_shape, u_dtype=F64):
             ValueError,
             "alpha must have shape",
         ),
+        (
+            lambda: d2l.leaky_average(
+                torch.zeros(1, 3, 2, dtype=torch.float64), torch.tensor([0.5, 0.5])
+            ),
+            TypeError,
+            "alpha must have dtype torch.float64",
+        ),
     ],
 )
 def test_timescales_reject_bad_input_naming_it(call, error, match):
