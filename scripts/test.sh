@@ -39,7 +39,10 @@ if [ $# -gt 0 ] && [ ${#notebooks[@]} -eq 0 ]; then
   exit 0
 fi
 pass2=$(date +%s)
-D2LRNN_PERTURBED_NOTEBOOKS="${notebooks[*]:-}" python -m pytest -p no:xdist -ra \
-  tests/perturbed
+# Two workers, each pinned to a core of its own, one notebook at a time, longest
+# first; each kernel runs two threads that take turns on its core (see
+# tests/perturbed/test_notebooks_perturbed.py).
+D2LRNN_PERTURBED_NOTEBOOKS="${notebooks[*]:-}" python -m pytest -n "$workers" \
+  --dist load --maxschedchunk 1 -ra tests/perturbed
 echo "pass 2 (perturbed) took $(( $(date +%s) - pass2 )) s;" \
   "the whole test command $(( $(date +%s) - start )) s"

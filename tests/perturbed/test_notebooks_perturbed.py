@@ -14,13 +14,22 @@ Stored outputs are not compared (they come from offset 0); every cell must run
 without error, so every assertion in the hidden cells must hold.  A last cell checks
 inside the kernel that the perturbation took effect.
 
-The notebooks run one after the other (one process at a time: two torch processes
-with two threads each on two cores thrash).  ``D2LRNN_PERTURBED_NOTEBOOKS`` (paths
-separated by spaces) restricts the pass to some notebooks.
+Two torch processes with two spinning threads each on two cores thrash (one ran 12x
+slower than alone), and one process with two threads leaves half the machine idle
+in the many small operations of these notebooks.  So under ``pytest -n 2`` (what
+scripts/test.sh runs) each worker pins itself, and so the kernels it starts, to a
+core of its own, and the kernels' OpenMP threads sleep instead of spinning while
+they wait (``OMP_WAIT_POLICY=PASSIVE``).  The two threads of a kernel then take
+turns on one core: torch still splits every parallel operation in two, so the
+summation orders are those of two threads; only the wall time is that of one core.
+The notebooks are handed out longest first (``tests/durations.json``), one at a
+time.  ``D2LRNN_PERTURBED_NOTEBOOKS`` (paths separated by spaces) restricts the
+pass to some notebooks.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -34,10 +43,30 @@ SEED_OFFSET = 101
 
 
 def _notebooks() -> list[str]:
+    """The notebooks of the pass, the longest (by tests/durations.json) first."""
     chosen = os.environ.get("D2LRNN_PERTURBED_NOTEBOOKS", "").split()
     if chosen:
-        return [str(Path(p).resolve().relative_to(ROOT)) for p in chosen]
-    return sorted(str(p.relative_to(ROOT)) for p in (ROOT / "book").glob("*.ipynb"))
+        paths = [str(Path(p).resolve().relative_to(ROOT)) for p in chosen]
+    else:
+        paths = [str(p.relative_to(ROOT)) for p in (ROOT / "book").glob("*.ipynb")]
+    durations = ROOT / "tests" / "durations.json"
+    seconds = json.loads(durations.read_text()) if durations.exists() else {}
+    return sorted(sorted(paths), key=lambda p: -seconds.get(p, 180.0))
+
+
+def pin_worker_to_a_core() -> int | None:
+    """Under xdist, pin this worker (and the kernels it starts) to one core.
+
+    Worker gwN takes the N-th core this process may use (modulo their number);
+    returns the core, or None where there is no worker or no affinity call.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw") or not hasattr(os, "sched_setaffinity"):
+        return None
+    cores = sorted(os.sched_getaffinity(0))
+    core = cores[int(worker[2:]) % len(cores)]
+    os.sched_setaffinity(0, {core})
+    return core
 
 
 def perturbed_env() -> dict[str, str]:
@@ -51,6 +80,7 @@ def perturbed_env() -> dict[str, str]:
         "MKL_ENABLE_INSTRUCTIONS": "AVX2",
         "OMP_NUM_THREADS": threads,
         "MKL_NUM_THREADS": threads,
+        "OMP_WAIT_POLICY": "PASSIVE",  # threads that wait sleep, never spin
     })
     return env
 
@@ -68,6 +98,7 @@ assert _capability != "AVX512", _capability  # AVX2 where the CPU has it
 
 @pytest.mark.parametrize("path", _notebooks())
 def test_notebook_perturbed(path, record_property):
+    core = pin_worker_to_a_core()
     env = perturbed_env()
     nb = nbformat.read(ROOT / path, as_version=4)
     for cell in nb.cells:
@@ -84,4 +115,5 @@ def test_notebook_perturbed(path, record_property):
     start = time.perf_counter()
     client.execute(env=env)
     seconds = time.perf_counter() - start
-    record_property("summary", f"perturbed pass: {seconds:7.1f} s  {path}")
+    where = "" if core is None else f" (core {core})"
+    record_property("summary", f"perturbed pass: {seconds:7.1f} s  {path}{where}")
