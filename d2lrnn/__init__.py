@@ -9,12 +9,13 @@ Each name is defined in a notebook of book/; ``help(name)`` says which.
 # differ).
 
 from .utils import Accumulator, SEED_OFFSET_VAR, Timer, check_bool, check_callable, check_device, check_int, check_real, generator, manual_seed, numpy_rng, try_gpu
+from .models import RNNModel, RNNModelScratch, check_indices, check_state, check_tensor, init_rnn_params, init_rnn_state, rnn, rnn_step
+from .arch import BiRNN, DeepTransitionCell, GRUCell, RNNCell, RNNLayer, StackedRNN, cell_from_torch, check_cell, check_sequence, check_torch_rnn, run_cell, stack_from_torch, uniform_parameter
 from .bptt import RNN_PARAM_NAMES, init_bptt_params, numerical_gradient, rnn_bptt, rnn_forward, rnn_loss
 from .data import ChecksumError, DATA_HUB, DATA_URL, DownloadError, download, file_sha1
 from .diagram import EDGE_STYLE_KEYS, NODE_COLORS, draw_arrow, draw_box, draw_graph
 from .fast import rnn_fast, tanh_recurrence
 from .gated import gru, gru_params_from_nn, gru_step, init_gru_params, init_gru_state, init_lstm_params, init_lstm_state, lstm, lstm_params_from_nn, lstm_step
-from .models import RNNModel, RNNModelScratch, check_indices, check_state, check_tensor, init_rnn_params, init_rnn_state, rnn, rnn_step
 from .metrics import perplexity, perplexity_from_nll, zipf_exponent
 from .plot import Animator, plot, set_axes
 from .text import Vocab, load_corpus_time_machine, read_time_machine, tokenize
@@ -32,28 +33,36 @@ __all__ = [
     "Accumulator",
     "Animator",
     "BestCheckpoint",
+    "BiRNN",
     "ChecksumError",
     "DATA_HUB",
     "DATA_URL",
+    "DeepTransitionCell",
     "DownloadError",
     "EDGE_STYLE_KEYS",
+    "GRUCell",
     "InterpolatedNGramLM",
     "LengthHead",
     "LockedDropout",
     "NGramLM",
     "NODE_COLORS",
     "PlateauSchedule",
+    "RNNCell",
+    "RNNLayer",
     "RNNModel",
     "RNNModelScratch",
     "RNN_PARAM_NAMES",
     "RegularizedRNNModel",
     "SEED_OFFSET_VAR",
     "SeqDataLoader",
+    "StackedRNN",
     "StopHead",
     "Timer",
     "Vocab",
+    "cell_from_torch",
     "check_bool",
     "check_callable",
+    "check_cell",
     "check_device",
     "check_generator",
     "check_indices",
@@ -62,8 +71,10 @@ __all__ = [
     "check_probability",
     "check_real",
     "check_recurrence",
+    "check_sequence",
     "check_state",
     "check_tensor",
+    "check_torch_rnn",
     "check_unit_interval",
     "collect_grads",
     "compose_steps",
@@ -121,6 +132,7 @@ __all__ = [
     "rnn_forward",
     "rnn_loss",
     "rnn_step",
+    "run_cell",
     "sample_sequences",
     "scheduled_sampling_inputs",
     "seq_data_iter_random",
@@ -130,6 +142,7 @@ __all__ = [
     "shift_right",
     "spectral_radius",
     "split_corpus",
+    "stack_from_torch",
     "state_gradient_norms",
     "stop_nll",
     "tanh_recurrence",
@@ -139,5 +152,6 @@ __all__ = [
     "train_lm_early_stopping",
     "try_gpu",
     "tune_add_k",
+    "uniform_parameter",
     "zipf_exponent",
 ]

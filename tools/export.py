@@ -62,6 +62,8 @@ MODULE_DOCS = {
     "seq": "Generating sequences: teacher forcing, masks, stopping and sampling.",
     "timescales": "Many time scales: reservoirs, leaky units and linear recurrences "
     "computed by a parallel scan.",
+    "arch": "Architectures: bidirectional and stacked recurrent layers, deep "
+    "transitions.",
 }
 
 
