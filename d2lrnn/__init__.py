@@ -23,6 +23,7 @@ from .train import collect_grads, evaluate_perplexity, grad_clipping, predict, t
 from .gradients import grad_clipping_elementwise, information_flow_penalty, state_gradient_norms
 from .ngram import InterpolatedNGramLM, NGramLM, ngram_baselines, ngram_counts, split_corpus, tune_add_k
 from .lm import SeqDataLoader, load_data_time_machine, seq_data_iter_random, seq_data_iter_sequential
+from .recursive import TreeRNN, balanced_tree, check_graph_tensor, check_tree, leaf_depths, nonlinear_depth, tree_reduce
 from .regularize import BestCheckpoint, LockedDropout, PlateauSchedule, RegularizedRNNModel, check_probability, drop_state_units, train_lm_early_stopping
 from .seq import LengthHead, StopHead, check_generator, check_lengths, check_unit_interval, draw_tokens, length_mask, pad_sequences, sample_sequences, scheduled_sampling_inputs, sequence_nll, shift_right, stop_nll
 from .timescales import check_recurrence, compose_steps, half_life, leaky_average, linear_recurrence_hillis_steele, linear_recurrence_loop, linear_recurrence_scan, random_reservoir, reservoir_states, ridge_fit, ridge_predict, spectral_radius
@@ -58,13 +59,16 @@ __all__ = [
     "StackedRNN",
     "StopHead",
     "Timer",
+    "TreeRNN",
     "Vocab",
+    "balanced_tree",
     "cell_from_torch",
     "check_bool",
     "check_callable",
     "check_cell",
     "check_device",
     "check_generator",
+    "check_graph_tensor",
     "check_indices",
     "check_int",
     "check_lengths",
@@ -75,6 +79,7 @@ __all__ = [
     "check_state",
     "check_tensor",
     "check_torch_rnn",
+    "check_tree",
     "check_unit_interval",
     "collect_grads",
     "compose_steps",
@@ -101,6 +106,7 @@ __all__ = [
     "init_lstm_state",
     "init_rnn_params",
     "init_rnn_state",
+    "leaf_depths",
     "leaky_average",
     "length_mask",
     "linear_recurrence_hillis_steele",
@@ -114,6 +120,7 @@ __all__ = [
     "manual_seed",
     "ngram_baselines",
     "ngram_counts",
+    "nonlinear_depth",
     "numerical_gradient",
     "numpy_rng",
     "pad_sequences",
@@ -150,6 +157,7 @@ __all__ = [
     "train_epoch",
     "train_lm",
     "train_lm_early_stopping",
+    "tree_reduce",
     "try_gpu",
     "tune_add_k",
     "uniform_parameter",

@@ -64,6 +64,8 @@ MODULE_DOCS = {
     "computed by a parallel scan.",
     "arch": "Architectures: bidirectional and stacked recurrent layers, deep "
     "transitions.",
+    "recursive": "Recursive networks: balanced binary trees over sequences, and the "
+    "depth of a computation counted on autograd's graph.",
 }
 
 

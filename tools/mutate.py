@@ -80,7 +80,7 @@ PACKAGE = ROOT / "d2lrnn"
 EQUIVALENT_FILE = ROOT / "tools" / "mutants_equivalent.txt"
 MODULES = ["utils", "data", "text", "metrics", "ngram", "lm", "models", "gated",
            "fast", "plot", "diagram", "train", "gradients", "bptt", "regularize",
-           "seq", "timescales", "arch"]
+           "seq", "timescales", "arch", "recursive"]
 # The unit tests that judge each module, most direct first (-x stops at the first
 # failure). Files that do not exist (yet) are left out.
 TESTS = {
@@ -104,6 +104,7 @@ TESTS = {
     "seq": ["test_seq.py"],
     "timescales": ["test_timescales.py", "test_timescales_scan.py"],
     "arch": ["test_arch.py"],
+    "recursive": ["test_recursive.py"],
 }
 SHARED_TESTS = ["test_bad_input.py"]  # argument checks of every module
 PYTEST_ARGS = ["-x", "-q", "-p", "no:cacheprovider", "--import-mode=append",
