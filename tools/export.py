@@ -66,6 +66,8 @@ MODULE_DOCS = {
     "transitions.",
     "recursive": "Recursive networks: balanced binary trees over sequences, and the "
     "depth of a computation counted on autograd's graph.",
+    "seq2seq": "Sequence to sequence: a number-reading task, beam search, exact match "
+    "and BLEU.",
 }
 
 
