@@ -21,13 +21,15 @@ from .plot import Animator, plot, set_axes
 from .text import Vocab, load_corpus_time_machine, read_time_machine, tokenize
 from .train import collect_grads, evaluate_perplexity, grad_clipping, predict, train_epoch, train_lm
 from .gradients import grad_clipping_elementwise, information_flow_penalty, state_gradient_norms
+from .seq import LengthHead, StopHead, check_generator, check_lengths, check_unit_interval, draw_tokens, length_mask, pad_sequences, sample_sequences, scheduled_sampling_inputs, sequence_nll, shift_right, stop_nll
+from .timescales import check_recurrence, compose_steps, half_life, leaky_average, linear_recurrence_hillis_steele, linear_recurrence_loop, linear_recurrence_scan, random_reservoir, reservoir_states, ridge_fit, ridge_predict, spectral_radius
+from .linrec import MODES, MinGRU, MinGRUBlock, MinGRULM, MinGRUStack, check_mode
 from .ngram import InterpolatedNGramLM, NGramLM, ngram_baselines, ngram_counts, split_corpus, tune_add_k
 from .lm import SeqDataLoader, load_data_time_machine, seq_data_iter_random, seq_data_iter_sequential
+from .memory import MemoryRecall, associative_recall, check_memory, check_strength, check_weights, content_weights, read, write
 from .recursive import TreeRNN, balanced_tree, check_graph_tensor, check_tree, leaf_depths, nonlinear_depth, tree_reduce
 from .regularize import BestCheckpoint, LockedDropout, PlateauSchedule, RegularizedRNNModel, check_probability, drop_state_units, train_lm_early_stopping
-from .seq import LengthHead, StopHead, check_generator, check_lengths, check_unit_interval, draw_tokens, length_mask, pad_sequences, sample_sequences, scheduled_sampling_inputs, sequence_nll, shift_right, stop_nll
 from .seq2seq import Bleu, ONES, SPECIALS, TENS, beam_search, check_corpora, check_decoding, check_logits, corpus_bleu, encode_numbers, exact_match, greedy_decode, masked_cross_entropy, ngram_counter, number_split, number_vocabs, number_words, sample_numbers, trim_sequences, words_below_thousand
-from .timescales import check_recurrence, compose_steps, half_life, leaky_average, linear_recurrence_hillis_steele, linear_recurrence_loop, linear_recurrence_scan, random_reservoir, reservoir_states, ridge_fit, ridge_predict, spectral_radius
 
 __version__ = "0.1.0"
 
@@ -47,6 +49,12 @@ __all__ = [
     "InterpolatedNGramLM",
     "LengthHead",
     "LockedDropout",
+    "MODES",
+    "MemoryRecall",
+    "MinGRU",
+    "MinGRUBlock",
+    "MinGRULM",
+    "MinGRUStack",
     "NGramLM",
     "NODE_COLORS",
     "ONES",
@@ -66,6 +74,7 @@ __all__ = [
     "Timer",
     "TreeRNN",
     "Vocab",
+    "associative_recall",
     "balanced_tree",
     "beam_search",
     "cell_from_torch",
@@ -81,17 +90,22 @@ __all__ = [
     "check_int",
     "check_lengths",
     "check_logits",
+    "check_memory",
+    "check_mode",
     "check_probability",
     "check_real",
     "check_recurrence",
     "check_sequence",
     "check_state",
+    "check_strength",
     "check_tensor",
     "check_torch_rnn",
     "check_tree",
     "check_unit_interval",
+    "check_weights",
     "collect_grads",
     "compose_steps",
+    "content_weights",
     "corpus_bleu",
     "download",
     "draw_arrow",
@@ -147,6 +161,7 @@ __all__ = [
     "plot",
     "predict",
     "random_reservoir",
+    "read",
     "read_time_machine",
     "reservoir_states",
     "ridge_fit",
@@ -182,5 +197,6 @@ __all__ = [
     "tune_add_k",
     "uniform_parameter",
     "words_below_thousand",
+    "write",
     "zipf_exponent",
 ]

@@ -68,6 +68,10 @@ MODULE_DOCS = {
     "depth of a computation counted on autograd's graph.",
     "seq2seq": "Sequence to sequence: a number-reading task, beam search, exact match "
     "and BLEU.",
+    "linrec": "Linear recurrent models: minGRU, computed by a loop or by the "
+    "parallel scan.",
+    "memory": "Explicit memory: content-based addressing, soft reads and "
+    "erase-and-add writes.",
 }
 
 
