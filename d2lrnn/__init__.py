@@ -8,7 +8,7 @@ Each name is defined in a notebook of book/; ``help(name)`` says which.
 # `python tools/export.py` (a test fails if this file and the notebooks
 # differ).
 
-from .utils import Accumulator, SEED_OFFSET_VAR, Timer, check_bool, check_callable, check_device, check_int, check_real, generator, manual_seed, numpy_rng, try_gpu
+from .utils import Accumulator, SEED_OFFSET_VAR, Timer, check_bool, check_callable, check_device, check_int, check_real, generator, manual_seed, num_params, numpy_rng, try_gpu
 from .models import RNNModel, RNNModelScratch, check_indices, check_state, check_tensor, init_rnn_params, init_rnn_state, rnn, rnn_step
 from .arch import BiRNN, DeepTransitionCell, GRUCell, RNNCell, RNNLayer, StackedRNN, cell_from_torch, check_cell, check_sequence, check_torch_rnn, run_cell, stack_from_torch, uniform_parameter
 from .bptt import RNN_PARAM_NAMES, init_bptt_params, numerical_gradient, rnn_bptt, rnn_forward, rnn_loss
@@ -150,6 +150,7 @@ __all__ = [
     "ngram_counter",
     "ngram_counts",
     "nonlinear_depth",
+    "num_params",
     "number_split",
     "number_vocabs",
     "number_words",

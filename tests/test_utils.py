@@ -154,3 +154,14 @@ def test_check_real_bounds_hold_at_the_edge_as_their_names_say():
     with pytest.raises(ValueError, match="p must be finite and < 1, got 1"):
         d2l.check_real("p", 1, below=1)
     assert d2l.check_real("p", 0.5, above=0, below=1) == 0.5
+
+
+def test_num_params_counts_trainable_numbers_only():
+    from torch import nn
+
+    net = nn.Sequential(nn.Linear(3, 4), nn.GRU(4, 5))
+    assert d2l.num_params(net) == 3 * 4 + 4 + 3 * (4 * 5 + 5 * 5 + 2 * 5)
+    net[0].weight.requires_grad_(False)  # a frozen weight is not trained
+    assert d2l.num_params(net) == 4 + 3 * (4 * 5 + 5 * 5 + 2 * 5)
+    with pytest.raises(TypeError, match="net must be an nn.Module"):
+        d2l.num_params([torch.zeros(3)])
