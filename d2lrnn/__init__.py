@@ -12,6 +12,7 @@ from .utils import Accumulator, SEED_OFFSET_VAR, Timer, check_bool, check_callab
 from .models import RNNModel, RNNModelScratch, check_indices, check_state, check_tensor, init_rnn_params, init_rnn_state, rnn, rnn_step
 from .arch import BiRNN, DeepTransitionCell, GRUCell, RNNCell, RNNLayer, StackedRNN, cell_from_torch, check_cell, check_sequence, check_torch_rnn, run_cell, stack_from_torch, uniform_parameter
 from .bptt import RNN_PARAM_NAMES, init_bptt_params, numerical_gradient, rnn_bptt, rnn_forward, rnn_loss
+from .clockwork import ClockworkRNN, WIRINGS, check_periods, check_wiring, clockwork_mask
 from .data import ChecksumError, DATA_HUB, DATA_URL, DownloadError, download, file_sha1
 from .diagram import EDGE_STYLE_KEYS, NODE_COLORS, draw_arrow, draw_box, draw_graph
 from .fast import rnn_fast, tanh_recurrence
@@ -40,6 +41,7 @@ __all__ = [
     "BiRNN",
     "Bleu",
     "ChecksumError",
+    "ClockworkRNN",
     "DATA_HUB",
     "DATA_URL",
     "DeepTransitionCell",
@@ -74,6 +76,7 @@ __all__ = [
     "Timer",
     "TreeRNN",
     "Vocab",
+    "WIRINGS",
     "associative_recall",
     "balanced_tree",
     "beam_search",
@@ -92,6 +95,7 @@ __all__ = [
     "check_logits",
     "check_memory",
     "check_mode",
+    "check_periods",
     "check_probability",
     "check_real",
     "check_recurrence",
@@ -103,6 +107,8 @@ __all__ = [
     "check_tree",
     "check_unit_interval",
     "check_weights",
+    "check_wiring",
+    "clockwork_mask",
     "collect_grads",
     "compose_steps",
     "content_weights",

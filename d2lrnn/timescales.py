@@ -11,6 +11,7 @@ Generated from book/12_time_scales.ipynb.
 
 import math
 import torch
+from torch.autograd.function import once_differentiable
 from .models import check_tensor
 from .seq import check_generator
 from .utils import check_int, check_real
@@ -167,31 +168,68 @@ def _fold_h0(A: torch.Tensor, B: torch.Tensor,
     return torch.cat([A[:, :1] * h0[:, None] + B[:, :1], B[:, 1:]], dim=1)
 
 
-def _scan_states(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
-    """States of h_t = a_t * h_{t-1} + b_t from h_{-1} = 0 (unchecked).
+def _scan_in_place(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    """Overwrite B with the states of h_t = a_t * h_{t-1} + b_t, h_{-1} = 0.
 
-    Pair the steps (0, 1), (2, 3), ...; the pairs form a recurrence half as
-    long, whose states are the odd states. Solve it the same way, then get
-    each even state from the odd state before it in one step. Each level
-    costs O(T) in parallel and halves T: O(T) work in all, with depth
-    O(log T), against the loop's T sequential steps.
+    Unchecked, and A is overwritten too. Slot t holds a step (a, b). The
+    up-sweep, with d = 1, 2, 4, ..., composes each slot t = 2d - 1, 4d - 1,
+    ... with the slot d before it, so that slot t holds the steps
+    t - 2d + 1 .. t; slots 0, 1, 3, 7, ... then hold whole prefixes. The
+    down-sweep, d descending, gives slot t = 3d - 1, 5d - 1, ... the prefix
+    that ends in slot t - d. About 3T multiply-adds in 2 log2(T) rounds,
+    each round one operation on strided slices: no tensor is allocated.
 
     Defined in ``book/12_time_scales.ipynb``.
     """
     T = A.shape[1]
-    if T == 1:
-        return B
-    # Steps 2i and 2i + 1 as one step, for i < T // 2.
-    A2, B2 = compose_steps(A[:, 0:T - 1:2], B[:, 0:T - 1:2],
-                           A[:, 1::2], B[:, 1::2])  # (batch, T // 2, n)
-    H_odd = _scan_states(A2, B2)  # h_1, h_3, ...: (batch, T // 2, n)
-    # h_{2i} = a_{2i} h_{2i-1} + b_{2i}, and h_0 = b_0.
-    H_even = torch.cat([B[:, :1], A[:, 2::2] * H_odd[:, :(T - 1) // 2]
-                        + B[:, 2::2]], dim=1)  # (batch, (T + 1) // 2, n)
-    if T % 2:  # one more even state than odd: pad, interleave, cut
-        H_odd = torch.cat([H_odd, H_odd[:, -1:]], dim=1)
-    H = torch.stack([H_even, H_odd], dim=2)  # (batch, (T + 1) // 2, 2, n)
-    return H.flatten(1, 2)[:, :T]  # h_0, h_1, h_2, ...: (batch, T, n)
+    d = 1
+    while 2 * d <= T:  # up-sweep
+        A_r, B_r = A[:, 2 * d - 1::2 * d], B[:, 2 * d - 1::2 * d]
+        m = A_r.shape[1]  # (batch, m, n) slices, m = (T + 1) // (2 d)
+        A_l, B_l = A[:, d - 1::2 * d][:, :m], B[:, d - 1::2 * d][:, :m]
+        B_r.addcmul_(A_r, B_l)  # (a_l, b_l) then (a_r, b_r), as compose_steps
+        A_r.mul_(A_l)
+        d *= 2
+    while d > 1:  # down-sweep: the prefix's a is not needed, since h_{-1} = 0
+        d //= 2
+        A_r, B_r = A[:, 3 * d - 1::2 * d], B[:, 3 * d - 1::2 * d]
+        B_r.addcmul_(A_r, B[:, 2 * d - 1::2 * d][:, :B_r.shape[1]])
+    return B
+
+
+class _LinearScan(torch.autograd.Function):
+    """H = scan(A, B) from h_{-1} = h0 (zeros if None), gradient by a scan.
+
+    The states' gradient obeys a linear recurrence backwards in time:
+    dL/db_t = g_t + a_{t+1} dL/db_{t+1}, dL/da_t = dL/db_t * h_{t-1}, and
+    dL/dh0 = a_0 * dL/db_0.
+
+    Defined in ``book/12_time_scales.ipynb``.
+    """
+
+    @staticmethod
+    def forward(ctx, A: torch.Tensor, B: torch.Tensor,
+                h0: torch.Tensor | None) -> torch.Tensor:
+        dense = torch.contiguous_format  # A may be broadcast: stride 0
+        H = B.clone(memory_format=dense)  # (batch, T, n), becomes the states
+        if h0 is not None:
+            H[:, 0].addcmul_(A[:, 0], h0)  # b_0 + a_0 h0: then h_{-1} = 0
+        H = _scan_in_place(A.clone(memory_format=dense), H)
+        ctx.save_for_backward(A, H, h0)
+        return H
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, G: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        A, H, h0 = ctx.saved_tensors
+        # Reversed in time, step s multiplies by a_{T-s}; step 0 by nothing.
+        A_rev = torch.cat([torch.zeros_like(A[:, :1]), A[:, 1:].flip(1)], 1)
+        dB = _scan_in_place(A_rev, G.flip(1).contiguous()).flip(1)
+        h_first = torch.zeros_like(H[:, :1]) if h0 is None else h0[:, None]
+        H_prev = torch.cat([h_first, H[:, :-1]], 1)  # (batch, T, n)
+        dh0 = A[:, 0] * dB[:, 0] if ctx.needs_input_grad[2] else None
+        return H_prev.mul_(dB), dB, dh0
 
 
 def linear_recurrence_scan(A: torch.Tensor, B: torch.Tensor,
@@ -199,12 +237,13 @@ def linear_recurrence_scan(A: torch.Tensor, B: torch.Tensor,
     """All states of h_t = a_t * h_{t-1} + b_t by a work-efficient scan.
 
     The same result as ``linear_recurrence_loop`` (up to rounding) with
-    O(T) work and O(log T) sequential depth; differentiable by autograd.
+    O(T) work and O(log T) sequential depth; differentiable (once), with
+    a backward pass that is a scan as well.
 
     Defined in ``book/12_time_scales.ipynb``.
     """
     check_recurrence(A, B, h0)
-    return _scan_states(A, _fold_h0(A, B, h0))
+    return _LinearScan.apply(A, B, h0)
 
 
 def linear_recurrence_hillis_steele(A: torch.Tensor, B: torch.Tensor,

@@ -124,6 +124,22 @@ def test_linear_recurrence_scan_gradients_equal_the_loops(shape, seed, with_h0):
         assert_same_states(g, g_ref)
 
 
+def test_linear_recurrence_scan_takes_a_broadcast_decay():
+    # A leaky unit passes one alpha expanded over (batch, T, n): stride 0,
+    # which the in-place scan must copy before it writes.
+    alpha = torch.tensor(0.8, dtype=torch.float64, requires_grad=True)
+    _, V, _ = inputs((2, 33, 3), 4)
+    grads = []
+    for method in (scan, loop):
+        H = method(alpha.expand(V.shape), (1 - alpha) * V)
+        grads.append(torch.autograd.grad((H**2).sum(), (alpha, V)))
+        if method is scan:
+            H_scan = H
+    assert_same_states(H_scan, H)
+    for g, g_ref in zip(*grads, strict=True):
+        assert_same_states(g, g_ref)
+
+
 @pytest.mark.parametrize("T", [1, 2, 5, 8])
 def test_linear_recurrence_scan_passes_gradcheck(T):
     A, B, h0 = inputs((2, T, 2), T)
@@ -135,9 +151,10 @@ def test_linear_recurrence_scan_passes_gradcheck(T):
 
 
 class CountArithmetic(TorchFunctionMode):
-    """Count calls of * and + and the entries they compute."""
+    """Count calls of *, + and their in-place forms, and the entries computed."""
 
-    NAMES = {"mul", "__mul__", "__rmul__", "add", "__add__", "__radd__"}
+    NAMES = {"mul", "__mul__", "__rmul__", "add", "__add__", "__radd__",
+             "mul_", "addcmul_"}
 
     def __init__(self):
         super().__init__()
@@ -162,8 +179,10 @@ def arithmetic(method, T, batch=2, n=3):
 def test_linear_recurrence_scan_has_linear_work_and_log_depth(T):
     levels = math.ceil(math.log2(T))
     calls, work = arithmetic(scan, T)
-    assert work <= 6 * T  # 5 T: 2.5 T at the top level, halving below
-    assert calls <= 5 * levels + 2  # 5 launches a level, h0 folded in 2
+    # up-sweep: T / 2 + T / 4 + ... slots, 2 multiplies each; down-sweep:
+    # fewer than T slots, 1 multiply-add each; h0 folded in 2
+    assert work <= 3 * T + 2
+    assert calls <= 3 * levels + 2  # 2 in-place operations a level up, 1 down
     calls, work = arithmetic(hillis_steele, T)
     assert calls <= 3 * levels + 2
     assert work >= 2 * T * levels  # every round touches all T steps

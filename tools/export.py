@@ -72,6 +72,7 @@ MODULE_DOCS = {
     "parallel scan.",
     "memory": "Explicit memory: content-based addressing, soft reads and "
     "erase-and-add writes.",
+    "clockwork": "The clockwork RNN: modules of tanh units with their own periods.",
 }
 
 

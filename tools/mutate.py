@@ -81,7 +81,7 @@ EQUIVALENT_FILE = ROOT / "tools" / "mutants_equivalent.txt"
 MODULES = ["utils", "data", "text", "metrics", "ngram", "lm", "models", "gated",
            "fast", "plot", "diagram", "train", "gradients", "bptt", "regularize",
            "seq", "timescales", "arch", "recursive",
-           "seq2seq", "memory", "linrec"]
+           "seq2seq", "memory", "linrec", "clockwork"]
 # The unit tests that judge each module, most direct first (-x stops at the first
 # failure). Files that do not exist (yet) are left out.
 TESTS = {
@@ -109,6 +109,7 @@ TESTS = {
     "seq2seq": ["test_seq2seq.py"],
     "memory": ["test_memory.py"],
     "linrec": ["test_linrec.py", "test_timescales_scan.py"],
+    "clockwork": ["test_clockwork.py"],
 }
 SHARED_TESTS = ["test_bad_input.py"]  # argument checks of every module
 PYTEST_ARGS = ["-x", "-q", "-p", "no:cacheprovider", "--import-mode=append",
