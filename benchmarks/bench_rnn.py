@@ -16,7 +16,7 @@ For each hidden size it trains, on random tokens, for a few minibatches:
 * ``fast tanh`` and ``fast sigmoid``: ``d2lrnn.RNNModelScratch`` with
   ``d2lrnn.rnn_fast`` (row lookup, outputs batched over the steps,
   hand-written BPTT for the recurrence), in its two forms
-  (``via_sigmoid=False`` / ``True``, chapter 20);
+  (``via_sigmoid=False`` / ``True``, chapter 21);
 * ``concise``: ``d2lrnn.RNNModel`` around ``nn.RNN``.
 
 All of them clip the gradient at 1 and take an SGD step, so a measured step

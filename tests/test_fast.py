@@ -1,4 +1,4 @@
-"""Tests of d2lrnn.fast: both forms of the hand-written recurrence (chapter 20)."""
+"""Tests of d2lrnn.fast: both forms of the hand-written recurrence (chapter 21)."""
 
 from __future__ import annotations
 
