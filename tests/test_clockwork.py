@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -158,3 +159,41 @@ def test_clockwork_bad_inputs_raise_naming_them(X, H, error, match):
     net = d2l.ClockworkRNN(2, 12, (1, 2, 4))
     with pytest.raises(error, match=match):
         net(X, H)
+
+
+def test_clockwork_mask_per_module_is_the_block_pattern():
+    # one unit per module: the (read module, reading module) pattern itself
+    expected = {"slow_to_fast": [[1, 0, 0], [1, 1, 0], [1, 1, 1]],
+                "fast_to_slow": [[1, 1, 1], [0, 1, 1], [0, 0, 1]],
+                "full": [[1, 1, 1], [1, 1, 1], [1, 1, 1]]}
+    for wiring, pattern in expected.items():
+        mask = d2l.clockwork_mask((1, 2, 4), 1, wiring)
+        assert mask.dtype == torch.bool
+        assert torch.equal(mask, torch.tensor(pattern, dtype=torch.bool))
+
+
+@pytest.mark.parametrize("module_size, error", [
+    (0, ValueError), (-2, ValueError), (2.0, TypeError), (True, TypeError)])
+def test_clockwork_mask_names_a_bad_module_size(module_size, error):
+    with pytest.raises(error, match="module_size"):
+        d2l.clockwork_mask((1, 2), module_size, "full")
+
+
+def test_clockwork_periods_are_stored_as_python_ints():
+    net = d2l.ClockworkRNN(2, 6, np.array([1, 2, 4]))  # numpy integers in
+    assert net.periods == (1, 2, 4)
+    assert all(type(p) is int for p in net.periods)
+    assert d2l.check_periods("periods", [3, 1]) == (3, 1)
+
+
+def test_clockwork_state_dict_holds_only_the_parameters():
+    net = d2l.ClockworkRNN(2, 6, (1, 2, 4))
+    assert set(net.state_dict()) == {"W_xh", "W_hh_live", "b_h"}
+
+
+def test_clockwork_initialisation_is_nn_rnns_range():
+    net = d2l.ClockworkRNN(2, 100, (1, 2, 4, 8))
+    bound = 1 / 100 ** 0.5  # uniform in +-1/sqrt(num_hiddens), as nn.RNN
+    for p in net.parameters():
+        assert p.abs().max() <= bound
+        assert p.abs().max() > 0.9 * bound  # it fills the range

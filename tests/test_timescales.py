@@ -127,6 +127,14 @@ def test_leaky_average_matches_the_loop_of_its_definition(batch, T, n, seed):
     torch.testing.assert_close(d2l.leaky_average(V, alpha), torch.stack(loop, 1))
 
 
+def test_leaky_average_with_alpha_zero_follows_its_input():
+    # alpha = 0 lies in [0, 1): no memory at all, mu_t = v_t
+    V = torch.randn(2, 9, 3, generator=torch.Generator().manual_seed(5))
+    alpha = torch.tensor([0.0, 0.0, 0.5])
+    mu = d2l.leaky_average(V, alpha)
+    torch.testing.assert_close(mu[..., :2], V[..., :2], rtol=0, atol=0)
+
+
 def test_leaky_average_of_a_constant_approaches_it():
     V = torch.full((1, 2000, 1), 3.0, dtype=torch.float64)
     mu = d2l.leaky_average(V, torch.tensor([0.99], dtype=torch.float64))
