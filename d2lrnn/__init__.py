@@ -10,19 +10,20 @@ Each name is defined in a notebook of book/; ``help(name)`` says which.
 
 from .utils import Accumulator, SEED_OFFSET_VAR, Timer, check_bool, check_callable, check_device, check_int, check_real, generator, manual_seed, num_params, numpy_rng, try_gpu
 from .models import RNNModel, RNNModelScratch, check_indices, check_state, check_tensor, init_rnn_params, init_rnn_state, rnn, rnn_step
+from .seq import LengthHead, StopHead, check_generator, check_lengths, check_unit_interval, draw_tokens, length_mask, pad_sequences, sample_sequences, scheduled_sampling_inputs, sequence_nll, shift_right, stop_nll
+from .metrics import perplexity, perplexity_from_nll, zipf_exponent
+from .plot import Animator, plot, set_axes
+from .data import ChecksumError, DATA_HUB, DATA_URL, DownloadError, download, file_sha1
+from .text import Vocab, load_corpus_time_machine, read_time_machine, tokenize
+from .train import collect_grads, evaluate_perplexity, grad_clipping, predict, train_epoch, train_lm
+from .adding import Regressor, adding_problem, check_regressor, train_adding
 from .arch import BiRNN, DeepTransitionCell, GRUCell, RNNCell, RNNLayer, StackedRNN, cell_from_torch, check_cell, check_sequence, check_torch_rnn, run_cell, stack_from_torch, uniform_parameter
 from .bptt import RNN_PARAM_NAMES, init_bptt_params, numerical_gradient, rnn_bptt, rnn_forward, rnn_loss
 from .clockwork import ClockworkRNN, WIRINGS, check_periods, check_wiring, clockwork_mask
-from .data import ChecksumError, DATA_HUB, DATA_URL, DownloadError, download, file_sha1
 from .diagram import EDGE_STYLE_KEYS, NODE_COLORS, draw_arrow, draw_box, draw_graph
 from .fast import rnn_fast, tanh_recurrence
 from .gated import gru, gru_params_from_nn, gru_step, init_gru_params, init_gru_state, init_lstm_params, init_lstm_state, lstm, lstm_params_from_nn, lstm_step
-from .metrics import perplexity, perplexity_from_nll, zipf_exponent
-from .plot import Animator, plot, set_axes
-from .text import Vocab, load_corpus_time_machine, read_time_machine, tokenize
-from .train import collect_grads, evaluate_perplexity, grad_clipping, predict, train_epoch, train_lm
 from .gradients import grad_clipping_elementwise, information_flow_penalty, state_gradient_norms
-from .seq import LengthHead, StopHead, check_generator, check_lengths, check_unit_interval, draw_tokens, length_mask, pad_sequences, sample_sequences, scheduled_sampling_inputs, sequence_nll, shift_right, stop_nll
 from .timescales import check_recurrence, compose_steps, half_life, leaky_average, linear_recurrence_hillis_steele, linear_recurrence_loop, linear_recurrence_scan, random_reservoir, reservoir_states, ridge_fit, ridge_predict, spectral_radius
 from .linrec import MODES, MinGRU, MinGRUBlock, MinGRULM, MinGRUStack, check_mode
 from .ngram import InterpolatedNGramLM, NGramLM, ngram_baselines, ngram_counts, split_corpus, tune_add_k
@@ -66,6 +67,7 @@ __all__ = [
     "RNNModel",
     "RNNModelScratch",
     "RNN_PARAM_NAMES",
+    "Regressor",
     "RegularizedRNNModel",
     "SEED_OFFSET_VAR",
     "SPECIALS",
@@ -77,6 +79,7 @@ __all__ = [
     "TreeRNN",
     "Vocab",
     "WIRINGS",
+    "adding_problem",
     "associative_recall",
     "balanced_tree",
     "beam_search",
@@ -99,6 +102,7 @@ __all__ = [
     "check_probability",
     "check_real",
     "check_recurrence",
+    "check_regressor",
     "check_sequence",
     "check_state",
     "check_strength",
@@ -195,6 +199,7 @@ __all__ = [
     "stop_nll",
     "tanh_recurrence",
     "tokenize",
+    "train_adding",
     "train_epoch",
     "train_lm",
     "train_lm_early_stopping",

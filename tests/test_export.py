@@ -162,6 +162,22 @@ def test_export_does_not_import_a_name_that_a_parameter_shadows(tmp_path):
     assert "from .utils" not in text, text
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "    generator = d2l.generator()\n    return generator\n",
+        "    for generator in range(2):\n        pass\n    return d2l.generator()\n",
+    ],
+)
+def test_export_rejects_a_local_that_shadows_a_d2l_name(tmp_path, body):
+    # exported, d2l.generator becomes generator: the local one would be read
+    cell = ('#@save text\nimport d2lrnn as d2l\n\n\ndef draw() -> int:\n'
+            '    """Uses the package generator."""\n' + body)
+    root = make_project(tmp_path, {"01_a.ipynb": [GENERATOR_CELL, cell]})
+    with pytest.raises(export.ExportError, match="binds generator itself"):
+        export.generate(root)
+
+
 def test_every_generated_module_is_short_enough_to_read():
     # One concept per module: a module past 400 lines is split by concept
     # (a new name in MODULE_DOCS, and #@save <name> in the cells that move).

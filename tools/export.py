@@ -73,6 +73,8 @@ MODULE_DOCS = {
     "memory": "Explicit memory: content-based addressing, soft reads and "
     "erase-and-add writes.",
     "clockwork": "The clockwork RNN: modules of tanh units with their own periods.",
+    "adding": "The adding problem: the task, a regressor read out at the last step, "
+    "and its training loop.",
 }
 
 
@@ -190,6 +192,38 @@ def _free_names(tree: ast.AST) -> set[str]:
     return used
 
 
+def _check_no_shadowing(tree: ast.AST, notebook: str) -> None:
+    """Raise if a function uses ``d2l.name`` and also binds ``name`` locally.
+
+    ``d2l.name`` becomes ``name``: next to ``name = ...`` or a parameter
+    ``name`` in the same function it would read the local, not the package.
+    """
+    for func in ast.walk(tree):
+        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        args = func.args
+        local = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
+        local |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+        local |= {
+            n.id
+            for n in ast.walk(func)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        }
+        for n in ast.walk(func):
+            if (
+                isinstance(n, ast.Attribute)
+                and isinstance(n.value, ast.Name)
+                and n.value.id == "d2l"
+                and n.attr in local
+            ):
+                name = getattr(func, "name", "lambda")
+                raise ExportError(
+                    f"{notebook}: {name} uses d2l.{n.attr} and binds {n.attr} "
+                    f"itself; rename the local (d2l.{n.attr} is exported as "
+                    f"{n.attr})"
+                )
+
+
 def _process_cell(cell: Cell, mod: Module) -> None:
     try:
         tree = ast.parse(cell.source)
@@ -206,6 +240,7 @@ def _process_cell(cell: Cell, mod: Module) -> None:
             and node.value.id == "d2l"
         ):
             d2l_attrs.append(node)
+    _check_no_shadowing(tree, cell.notebook)
     mod.used |= _free_names(tree)
     for node in tree.body:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
